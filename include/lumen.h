@@ -1,0 +1,297 @@
+/*
+ * lumen.h - lumen's core API: Ray's tasks, futures and object store for MPI ranks.
+ *
+ * Ray concept            lumen
+ * ---------------------  ------------------------------------------------------
+ * ray.init / shutdown    lumen_init (every rank) / lumen_finalize (every rank)
+ * @ray.remote def f      LUMEN_REMOTE(f) { ... }   (static registration by name)
+ * f.remote(x, y)         lumen_remote("f", args, n, &opts, refs) / LUMEN_CALL
+ * ObjectRef              lumen_ref (a value; counts one reference)
+ * ray.get / ray.wait     lumen_get, lumen_get_many / lumen_wait
+ * ray.put                lumen_put, lumen_object_create + lumen_object_seal
+ * del ref                lumen_ref_release
+ * ray.cancel             lumen_cancel
+ *
+ * Rank 0 is the driver. Every rank calls lumen_init; the other ranks serve tasks
+ * (and may submit their own) and block in lumen_finalize until the driver calls
+ * lumen_finalize. Every function returns a lumen_status; lumen_last_error() gives
+ * a per-thread message with the specific cause of the last failure.
+ *
+ * Thread safety: after lumen_init returns, every function may be called from
+ * any thread of the rank.
+ */
+#ifndef LUMEN_H
+#define LUMEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LUMEN_VERSION_MAJOR 0
+#define LUMEN_VERSION_MINOR 1
+#define LUMEN_VERSION_PATCH 0
+
+/* ---- status ------------------------------------------------------------- */
+typedef enum lumen_status {
+    LUMEN_OK = 0,
+    LUMEN_ERR_INVALID_ARG = -1,     /* null pointer, bad option value */
+    LUMEN_ERR_NOT_INITIALIZED = -2, /* lumen_init not called, or finalized */
+    LUMEN_ERR_ALREADY_INITIALIZED = -3,
+    LUMEN_ERR_NO_MEMORY = -4,
+    LUMEN_ERR_MPI = -5,              /* an MPI call failed */
+    LUMEN_ERR_UNKNOWN_FUNCTION = -6, /* no remote function of that name */
+    LUMEN_ERR_INVALID_REF = -7,      /* forged, released or foreign reference */
+    LUMEN_ERR_TIMEOUT = -8,          /* get/wait timeout expired */
+    LUMEN_ERR_TASK_FAILED = -9,      /* the task (or a dependency) returned an error */
+    LUMEN_ERR_TASK_CANCELLED = -10,
+    LUMEN_ERR_INFEASIBLE = -11,      /* no rank can ever satisfy the resources */
+    LUMEN_ERR_TYPE_MISMATCH = -12,   /* value is not of the requested type */
+    LUMEN_ERR_OUT_OF_RANGE = -13,    /* index or size out of range */
+    LUMEN_ERR_STORE_FULL = -14,      /* object store full and nothing can spill */
+    LUMEN_ERR_IO = -15,              /* spill file or shared memory I/O failed */
+    LUMEN_ERR_SHUTDOWN = -16,        /* the job is shutting down */
+    LUMEN_ERR_PROTOCOL = -17,        /* malformed message */
+    LUMEN_ERR_INTERNAL = -18
+} lumen_status;
+
+/* Static text for a status code. Never NULL. */
+const char *lumen_strerror(lumen_status status);
+/* Detail of the last error on the calling thread ("" if none). The pointer is
+ * valid until the next lumen call on this thread. */
+const char *lumen_last_error(void);
+
+/* ---- lifecycle ---------------------------------------------------------- */
+#define LUMEN_INIT_NUM_CPUS (1ull << 0)
+#define LUMEN_INIT_NUM_GPUS (1ull << 1)
+#define LUMEN_INIT_RESOURCES (1ull << 2)
+#define LUMEN_INIT_STORE_CAPACITY (1ull << 3)
+#define LUMEN_INIT_SPILL_DIR (1ull << 4)
+#define LUMEN_INIT_RANK_IS_NODE (1ull << 5)
+#define LUMEN_INIT_INLINE_THRESHOLD (1ull << 6)
+
+/* Options for lumen_init. Set field_mask to say which fields are set; every
+ * field not in the mask takes its LUMEN_* environment value or default. */
+typedef struct lumen_init_options {
+    uint64_t field_mask;
+    double num_cpus;          /* CPUs this rank offers (default: its share of the
+                                 allocation's CPUs on the node, at least 1) */
+    double num_gpus;          /* GPUs this rank offers (default 0) */
+    const char *resources;    /* custom resources, "name=amount,name=amount" */
+    size_t store_capacity;    /* bytes of the node's object store */
+    const char *spill_dir;    /* parent folder of the per-job spill folder */
+    int rank_is_node;         /* each rank is its own node (no shared store) */
+    size_t inline_threshold;  /* objects up to this size travel inline */
+} lumen_init_options;
+
+/* Initialise MPI (MPI_THREAD_SERIALIZED at least) and lumen on every rank.
+ * argc/argv may be NULL. opts may be NULL. */
+lumen_status lumen_init(int *argc, char ***argv, const lumen_init_options *opts);
+/* Shut lumen down. On the driver (rank 0) it stops the job; on the other ranks
+ * it serves tasks until the driver calls lumen_finalize. Finalizes MPI if
+ * lumen_init initialised it. */
+lumen_status lumen_finalize(void);
+int lumen_is_initialized(void);
+int lumen_rank(void);      /* rank in lumen's communicator, -1 before init */
+int lumen_world_size(void); /* number of ranks, -1 before init */
+int lumen_is_driver(void); /* rank 0 */
+int lumen_node_id(void);   /* id of this rank's node (its lowest rank) */
+
+/* ---- values and references ---------------------------------------------- */
+typedef enum lumen_type {
+    LUMEN_TYPE_NONE = 0,
+    LUMEN_TYPE_I64 = 1,
+    LUMEN_TYPE_F64 = 2,
+    LUMEN_TYPE_BYTES = 3,
+    LUMEN_TYPE_STR = 4,
+    LUMEN_TYPE_REF = 5
+} lumen_type;
+
+/* A reference to an object (Ray's ObjectRef). A value of this type counts as
+ * one reference: release it with lumen_ref_release. The fields are private. */
+typedef struct lumen_ref {
+    uint64_t opaque_[2];
+} lumen_ref;
+#define LUMEN_REF_NIL ((lumen_ref){{0, 0}})
+int lumen_ref_is_nil(lumen_ref ref);
+int lumen_ref_equal(lumen_ref a, lumen_ref b);
+/* Hex form of the id (33 bytes with the NUL), for logs. */
+void lumen_ref_hex(lumen_ref ref, char out[33]);
+
+/* A typed argument of a remote call. Byte buffers and strings are copied at
+ * submission, so the caller may reuse them as soon as lumen_remote returns. */
+typedef struct lumen_arg {
+    lumen_type type;
+    union {
+        int64_t i64;
+        double f64;
+        struct {
+            const void *data;
+            size_t size;
+        } bytes;
+        const char *str;
+        lumen_ref ref;
+    } u;
+} lumen_arg;
+
+static inline lumen_arg lumen_arg_i64(int64_t v) { lumen_arg a = {LUMEN_TYPE_I64, {.i64 = v}}; return a; }
+static inline lumen_arg lumen_arg_f64(double v) { lumen_arg a = {LUMEN_TYPE_F64, {.f64 = v}}; return a; }
+static inline lumen_arg lumen_arg_str(const char *s) { lumen_arg a = {LUMEN_TYPE_STR, {.str = s}}; return a; }
+static inline lumen_arg lumen_arg_ref(lumen_ref r) { lumen_arg a = {LUMEN_TYPE_REF, {.ref = r}}; return a; }
+static inline lumen_arg lumen_arg_bytes(const void *p, size_t n)
+{
+    lumen_arg a = {LUMEN_TYPE_BYTES, {.bytes = {p, n}}};
+    return a;
+}
+
+/* LUMEN_ARG(x) picks the argument type from the C type of x at compile time. */
+#define LUMEN_ARG(x)                                                                   \
+    _Generic((x), char: lumen_arg_i64, signed char: lumen_arg_i64,                     \
+        unsigned char: lumen_arg_i64, short: lumen_arg_i64,                            \
+        unsigned short: lumen_arg_i64, int: lumen_arg_i64, unsigned: lumen_arg_i64,    \
+        long: lumen_arg_i64, unsigned long: lumen_arg_i64, long long: lumen_arg_i64,   \
+        unsigned long long: lumen_arg_i64, float: lumen_arg_f64, double: lumen_arg_f64, \
+        char *: lumen_arg_str, const char *: lumen_arg_str, lumen_ref: lumen_arg_ref)(x)
+#define LUMEN_BYTES(p, n) lumen_arg_bytes((p), (n))
+
+/* ---- remote functions --------------------------------------------------- */
+/* The context of one running task: its arguments and return slots. Valid only
+ * inside the remote function's body. */
+typedef struct lumen_task_ctx lumen_task_ctx;
+typedef lumen_status (*lumen_remote_fn)(lumen_task_ctx *ctx);
+
+/* Register a function by name. Every rank of the job must register the same
+ * names (LUMEN_REMOTE does it before main runs). Returns LUMEN_ERR_INVALID_ARG
+ * for a NULL/empty/too long name or a different function under a taken name. */
+lumen_status lumen_register_function(const char *name, lumen_remote_fn fn);
+
+/* LUMEN_REMOTE(name) { body }: defines and registers remote function `name`.
+ * The body sees `ctx` and returns LUMEN_OK or an error (see lumen_task_fail). */
+#define LUMEN_REMOTE(name)                                                       \
+    static lumen_status name(lumen_task_ctx *ctx);                               \
+    __attribute__((constructor)) static void lumen_register_##name##_(void)     \
+    {                                                                            \
+        (void)lumen_register_function(#name, name);                             \
+    }                                                                            \
+    static lumen_status name(lumen_task_ctx *ctx)
+
+/* Arguments, by position. Values of a dependency (a lumen_ref argument) are
+ * presented as the dependency's value; pointers stay valid until the function
+ * returns. */
+size_t lumen_num_args(const lumen_task_ctx *ctx);
+lumen_type lumen_arg_type(const lumen_task_ctx *ctx, size_t i);
+lumen_status lumen_arg_get_i64(const lumen_task_ctx *ctx, size_t i, int64_t *out);
+lumen_status lumen_arg_get_f64(const lumen_task_ctx *ctx, size_t i, double *out);
+lumen_status lumen_arg_get_bytes(const lumen_task_ctx *ctx, size_t i, const void **data, size_t *size);
+lumen_status lumen_arg_get_str(const lumen_task_ctx *ctx, size_t i, const char **out);
+
+/* Return values, by slot (0 .. num_returns-1). A slot not set returns NONE. */
+size_t lumen_num_returns(const lumen_task_ctx *ctx);
+lumen_status lumen_return_i64(lumen_task_ctx *ctx, size_t i, int64_t v);
+lumen_status lumen_return_f64(lumen_task_ctx *ctx, size_t i, double v);
+lumen_status lumen_return_bytes(lumen_task_ctx *ctx, size_t i, const void *data, size_t size);
+lumen_status lumen_return_str(lumen_task_ctx *ctx, size_t i, const char *s);
+/* Zero-copy: a buffer of `size` bytes that becomes return slot i. */
+lumen_status lumen_return_alloc(lumen_task_ctx *ctx, size_t i, size_t size, void **data);
+/* Record why the task failed; returns LUMEN_ERR_TASK_FAILED for `return`. */
+lumen_status lumen_task_fail(lumen_task_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Name of the running function. */
+const char *lumen_task_function(const lumen_task_ctx *ctx);
+
+/* ---- submission --------------------------------------------------------- */
+#define LUMEN_TASK_NUM_RETURNS (1ull << 0)
+#define LUMEN_TASK_NUM_CPUS (1ull << 1)
+#define LUMEN_TASK_NUM_GPUS (1ull << 2)
+#define LUMEN_TASK_RESOURCES (1ull << 3)
+#define LUMEN_TASK_MAX_RETRIES (1ull << 4)
+#define LUMEN_TASK_RETRY_EXCEPTIONS (1ull << 5)
+
+#define LUMEN_MAX_RETURNS 64
+#define LUMEN_MAX_ARGS 64
+
+typedef struct lumen_task_options {
+    uint64_t field_mask;
+    int num_returns;       /* default 1, at most LUMEN_MAX_RETURNS */
+    double num_cpus;       /* default 1 */
+    double num_gpus;       /* default 0 */
+    const char *resources; /* custom demands, "name=amount,..." */
+    int max_retries;       /* default 3 (Ray's default) */
+    int retry_exceptions;  /* retry when the function returns an error (default 0) */
+} lumen_task_options;
+
+/* Submit `fn` with `nargs` arguments. Writes num_returns references to
+ * `returns` at once (the futures); the task runs when its lumen_ref arguments
+ * are ready. Unknown functions and failed dependencies produce error objects.
+ * Returns LUMEN_ERR_INFEASIBLE when no rank can ever satisfy the resources. */
+lumen_status lumen_remote(const char *fn, const lumen_arg *args, size_t nargs,
+                          const lumen_task_options *opts, lumen_ref *returns);
+
+/* LUMEN_CALL(&ref, "fn", LUMEN_ARG(a), LUMEN_ARG(b)): one return, default options. */
+#define LUMEN_CALL(ret, fn, ...)                                                   \
+    lumen_remote((fn), (const lumen_arg[]){__VA_ARGS__},                            \
+                 sizeof((const lumen_arg[]){__VA_ARGS__}) / sizeof(lumen_arg), NULL, \
+                 (ret))
+
+/* ---- objects ------------------------------------------------------------ */
+#define LUMEN_TIMEOUT_INFINITE (-1)
+
+/* A value read by lumen_get. data/size describe bytes and strings (strings
+ * are NUL terminated; size excludes the NUL) and the raw 8 bytes of I64/F64.
+ * Pointers are read-only and stay valid while the caller holds the reference.
+ * Large objects on the same node are not copied: data points into the store. */
+typedef struct lumen_value {
+    lumen_type type;
+    int64_t i64;
+    double f64;
+    const void *data;
+    size_t size;
+} lumen_value;
+
+/* Store a copy of `size` bytes (ray.put). */
+lumen_status lumen_put(const void *data, size_t size, lumen_ref *out);
+/* Wait up to timeout_ms (LUMEN_TIMEOUT_INFINITE: forever, 0: poll). */
+lumen_status lumen_get(lumen_ref ref, int64_t timeout_ms, lumen_value *out);
+lumen_status lumen_get_i64(lumen_ref ref, int64_t timeout_ms, int64_t *out);
+lumen_status lumen_get_f64(lumen_ref ref, int64_t timeout_ms, double *out);
+/* Get n objects; fails with the first error met (out[i] of the others are set). */
+lumen_status lumen_get_many(const lumen_ref *refs, size_t n, int64_t timeout_ms, lumen_value *out);
+/* ray.wait: return when num_returns of the n refs are ready (value or error)
+ * or the timeout expires. ready[i] is set to 1 for ready refs; *num_ready (may
+ * be NULL) counts them. A timeout is not an error here: check *num_ready. */
+lumen_status lumen_wait(const lumen_ref *refs, size_t n, size_t num_returns, int64_t timeout_ms,
+                        int *ready, size_t *num_ready);
+
+/* Zero-copy put: write the object in place in the store, then seal it. */
+typedef struct lumen_object_builder lumen_object_builder;
+lumen_status lumen_object_create(size_t size, lumen_object_builder **builder, void **data);
+lumen_status lumen_object_seal(lumen_object_builder *builder, lumen_ref *out);
+lumen_status lumen_object_abort(lumen_object_builder *builder);
+
+/* Take one more reference / drop one. The object is freed (everywhere) when
+ * its last reference is gone and no pending task uses it. */
+lumen_status lumen_ref_dup(lumen_ref ref, lumen_ref *out);
+lumen_status lumen_ref_release(lumen_ref ref);
+
+/* Cancel the task producing `ref` if it has not started: its results become
+ * LUMEN_ERR_TASK_CANCELLED errors. A running or finished task is not affected
+ * (get then returns its real outcome). */
+lumen_status lumen_cancel(lumen_ref ref);
+
+/* ---- introspection ------------------------------------------------------ */
+typedef struct lumen_store_stats {
+    size_t capacity;      /* bytes of this node's store */
+    size_t used;          /* bytes allocated */
+    size_t num_objects;   /* objects in memory */
+    size_t num_spilled;   /* objects currently on disk */
+    size_t spilled_bytes; /* bytes written to disk so far */
+    size_t restored;      /* objects read back from disk so far */
+} lumen_store_stats;
+lumen_status lumen_store_stats_get(lumen_store_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,56 @@
+/*
+ * error.c - lumen_strerror and the per-thread detail message behind
+ * lumen_last_error. Owns nothing else.
+ */
+#include "common/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static _Thread_local char last_error[1024];
+
+const char *lumen_strerror(lumen_status st)
+{
+    switch (st) {
+    case LUMEN_OK: return "success";
+    case LUMEN_ERR_INVALID_ARG: return "invalid argument";
+    case LUMEN_ERR_NOT_INITIALIZED: return "lumen is not initialized";
+    case LUMEN_ERR_ALREADY_INITIALIZED: return "lumen is already initialized";
+    case LUMEN_ERR_NO_MEMORY: return "out of memory";
+    case LUMEN_ERR_MPI: return "MPI error";
+    case LUMEN_ERR_UNKNOWN_FUNCTION: return "unknown remote function";
+    case LUMEN_ERR_INVALID_REF: return "invalid object reference";
+    case LUMEN_ERR_TIMEOUT: return "timed out";
+    case LUMEN_ERR_TASK_FAILED: return "task failed";
+    case LUMEN_ERR_TASK_CANCELLED: return "task cancelled";
+    case LUMEN_ERR_INFEASIBLE: return "resource request infeasible";
+    case LUMEN_ERR_TYPE_MISMATCH: return "type mismatch";
+    case LUMEN_ERR_OUT_OF_RANGE: return "out of range";
+    case LUMEN_ERR_STORE_FULL: return "object store full";
+    case LUMEN_ERR_IO: return "I/O error";
+    case LUMEN_ERR_SHUTDOWN: return "lumen is shutting down";
+    case LUMEN_ERR_PROTOCOL: return "malformed message";
+    case LUMEN_ERR_INTERNAL: return "internal error";
+    }
+    return "unknown status code";
+}
+
+const char *lumen_last_error(void) { return last_error; }
+
+void lm_error_clear(void) { last_error[0] = '\0'; }
+
+lumen_status lm_error(lumen_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+lumen_status lm_error_str(lumen_status st, const char *msg)
+{
+    snprintf(last_error, sizeof last_error, "%s", msg ? msg : "");
+    return st;
+}

@@ -1,0 +1,107 @@
+/*
+ * config.c - reading LUMEN_* environment variables and sizing defaults from
+ * the allocation (cgroup memory limit, CPU binding via hwloc).
+ *
+ * Every knob has one environment variable (docs/core.md lists them); an init
+ * option given in code wins over the environment, which wins over defaults.
+ */
+#include <hwloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/config.h"
+
+int lm_env_size(const char *name, size_t *out)
+{
+    const char *s = getenv(name);
+    if (!s || !*s)
+        return 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (v < 0 || end == s)
+        return -1;
+    switch (*end) {
+    case 'k': case 'K': v *= 1024.0; end++; break;
+    case 'm': case 'M': v *= 1024.0 * 1024; end++; break;
+    case 'g': case 'G': v *= 1024.0 * 1024 * 1024; end++; break;
+    case 't': case 'T': v *= 1024.0 * 1024 * 1024 * 1024; end++; break;
+    default: break;
+    }
+    if (*end == 'i' || *end == 'I')
+        end++;
+    if (*end == 'b' || *end == 'B')
+        end++;
+    if (*end)
+        return -1;
+    *out = (size_t)v;
+    return 1;
+}
+
+int lm_env_double(const char *name, double *out)
+{
+    const char *s = getenv(name);
+    if (!s || !*s)
+        return 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (*end || !(v >= 0))
+        return -1;
+    *out = v;
+    return 1;
+}
+
+int lm_env_flag(const char *name)
+{
+    const char *s = getenv(name);
+    return s && *s && strcmp(s, "0") != 0 && strcmp(s, "no") != 0 && strcmp(s, "false") != 0;
+}
+
+static size_t read_u64_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    unsigned long long v = 0;
+    char buf[64] = "";
+    if (fgets(buf, sizeof buf, f) && strncmp(buf, "max", 3) != 0)
+        v = strtoull(buf, NULL, 10);
+    fclose(f);
+    return (size_t)v;
+}
+
+size_t lm_memory_limit(void)
+{
+    size_t mem = (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE);
+    /* the job's cgroup (Slurm, containers) may allow less than the machine has */
+    size_t cg = read_u64_file("/sys/fs/cgroup/memory.max");
+    if (!cg)
+        cg = read_u64_file("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+    if (cg && cg < mem)
+        mem = cg;
+    return mem;
+}
+
+int lm_cpus_bound(int *bound_to_all)
+{
+    hwloc_topology_t topo;
+    int n = 1;
+    *bound_to_all = 1;
+    if (hwloc_topology_init(&topo) != 0)
+        return 1;
+    if (hwloc_topology_load(topo) == 0) {
+        hwloc_bitmap_t set = hwloc_bitmap_alloc();
+        hwloc_const_bitmap_t allowed = hwloc_topology_get_allowed_cpuset(topo);
+        if (set && hwloc_get_cpubind(topo, set, HWLOC_CPUBIND_PROCESS) == 0) {
+            hwloc_bitmap_and(set, set, allowed);
+            n = hwloc_bitmap_weight(set);
+            *bound_to_all = hwloc_bitmap_isequal(set, allowed);
+        } else {
+            n = hwloc_bitmap_weight(allowed);
+        }
+        hwloc_bitmap_free(set);
+    }
+    hwloc_topology_destroy(topo);
+    return n > 0 ? n : 1;
+}

@@ -1,0 +1,456 @@
+/*
+ * executor.c - running tasks on this rank: the ready queue, the executor
+ * threads, resource accounting, cancel of queued tasks and work stealing.
+ *
+ * A TASK message becomes an lm_task in the ready queue. Executor threads take
+ * the first task whose demand fits the rank's free resources, resolve its
+ * arguments (inline bytes, a pinned pointer into this node's store, or a
+ * fetched copy from another node), run the function, and send DONE to the
+ * owner (or complete it in place when the owner is this rank). A task that
+ * blocks in get/wait gives its resources back and, if work is queued, a new
+ * thread starts so nested tasks never deadlock a small allocation. Idle
+ * threads spin (driving progress) for rt->spin_ns, steal queued tasks from
+ * other ranks meanwhile, then sleep on exec_cv.
+ */
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "runtime/registry.h"
+#include "runtime/runtime.h"
+
+_Thread_local lumen_task_ctx *lm_tls_ctx;
+
+static const double EPS = 1e-9;
+
+static int fits(const double *avail, const double *demand, int n)
+{
+    for (int k = 0; k < n; k++)
+        if (demand[k] > avail[k] + EPS)
+            return 0;
+    return 1;
+}
+
+static void take(lm_rt *rt, const double *demand, double sign)
+{
+    for (int k = 0; k < LM_MAX_RES; k++)
+        rt->avail[k] -= sign * demand[k];
+}
+
+lumen_status lm_executor_accept(lm_rt *rt, int src, void *buf, size_t len)
+{
+    if (atomic_load(&rt->stop_threads)) { /* finalizing: nobody will run it */
+        free(buf);
+        return LUMEN_OK;
+    }
+    lm_task *t = malloc(sizeof *t);
+    if (!t) {
+        free(buf);
+        return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for a task");
+    }
+    if (lm_msg_decode_task(buf, len, &t->m) != LUMEN_OK) {
+        free(t);
+        free(buf);
+        return LUMEN_ERR_PROTOCOL;
+    }
+    t->msgbuf = buf;
+    t->msglen = len;
+    t->fn = lm_registry_find(t->m.fn);
+    if ((t->m.flags & LM_TASK_STOLEN) && src != rt->rank) {
+        pthread_mutex_lock(&rt->exec_lock);
+        rt->steal_outstanding = 0;
+        pthread_mutex_unlock(&rt->exec_lock);
+    }
+    lm_executor_push(rt, t);
+    return LUMEN_OK;
+}
+
+void lm_executor_push(lm_rt *rt, lm_task *t)
+{
+    t->next = NULL;
+    pthread_mutex_lock(&rt->exec_lock);
+    if (rt->ready_tail)
+        rt->ready_tail->next = t;
+    else
+        rt->ready_head = t;
+    rt->ready_tail = t;
+    rt->ready_len++;
+    if (rt->exec_sleepers)
+        pthread_cond_signal(&rt->exec_cv);
+    pthread_mutex_unlock(&rt->exec_lock);
+}
+
+/* exec_lock held: first queued task that fits the free resources (bounded scan) */
+static lm_task *pick(lm_rt *rt)
+{
+    lm_task *prev = NULL;
+    int scanned = 0;
+    for (lm_task *t = rt->ready_head; t && scanned < 64; prev = t, t = t->next, scanned++) {
+        if (!fits(rt->avail, t->m.demand, LM_MAX_RES))
+            continue;
+        if (prev)
+            prev->next = t->next;
+        else
+            rt->ready_head = t->next;
+        if (rt->ready_tail == t)
+            rt->ready_tail = prev;
+        rt->ready_len--;
+        take(rt, t->m.demand, 1.0);
+        return t;
+    }
+    return NULL;
+}
+
+/* ---- running one task ---------------------------------------------------- */
+static void send_done(lm_rt *rt, lm_task *t, lm_done_msg *d)
+{
+    if (t->m.owner == rt->rank) {
+        lm_handle_done(rt, rt->rank, d, 1);
+        return;
+    }
+    lm_wbuf w;
+    lm_wbuf_init(&w, 128);
+    lm_msg_encode_done(&w, d);
+    lm_send_wbuf(rt, t->m.owner, &w);
+}
+
+static void reply_error(lm_rt *rt, lm_task *t, const char *msg, int kind)
+{
+    lm_done_msg *d = malloc(sizeof *d);
+    if (!d)
+        return;
+    d->task_id = t->m.task_id;
+    d->attempt = t->m.attempt;
+    d->executor = rt->rank;
+    d->nret = t->m.num_returns;
+    for (int i = 0; i < d->nret; i++)
+        d->rets[i] = (lm_wval){.kind = LM_VAL_ERROR, .type = (uint8_t)kind, .data = msg, .size = strlen(msg)};
+    send_done(rt, t, d);
+    free(d);
+}
+
+static lumen_status resolve_args(lm_rt *rt, lumen_task_ctx *c)
+{
+    lm_task_msg *m = &c->task->m;
+    for (int i = 0; i < m->nargs; i++) {
+        lm_wval *v = &m->args[i];
+        if (v->kind == LM_VAL_INLINE) {
+            c->argp[i] = v->data;
+            c->argn[i] = (size_t)v->size;
+            continue;
+        }
+        /* a store location */
+        if (v->node == rt->node_id) {
+            size_t size;
+            uint8_t type;
+            lumen_status st = lm_store_pin(rt->store, v->oid, &c->argp[i], &size, &type);
+            if (st != LUMEN_OK)
+                return lm_error(st, "argument %d: %s", i, lumen_last_error());
+            c->argpinned[i] = 1;
+            c->argn[i] = size;
+        } else {
+            void *p = malloc(v->size ? (size_t)v->size : 1);
+            if (!p)
+                return lm_error(LUMEN_ERR_NO_MEMORY, "argument %d: no memory for %llu bytes", i,
+                                (unsigned long long)v->size);
+            c->argfree[i] = p;
+            lumen_status st = lm_fetch_into(rt, v->holder, v->oid, p, (size_t)v->size);
+            if (st != LUMEN_OK)
+                return lm_error(st, "argument %d: %s", i, lumen_last_error());
+            c->argp[i] = p;
+            c->argn[i] = (size_t)v->size;
+        }
+    }
+    return LUMEN_OK;
+}
+
+void lm_ctx_drop_return(lumen_task_ctx *c, int i); /* task_ctx.c */
+lumen_status lm_ctx_seal_returns(lumen_task_ctx *c);
+
+static void run_task(lm_rt *rt, lm_task *t)
+{
+    lumen_task_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        reply_error(rt, t, "executor out of memory", 0);
+        return;
+    }
+    c->task = t;
+    c->rt = rt;
+    lumen_status st;
+    char *msg = NULL;
+    if (!t->fn) {
+        st = lm_error(LUMEN_ERR_UNKNOWN_FUNCTION, "unknown remote function '%s' on rank %d", t->m.fn, rt->rank);
+    } else {
+        st = resolve_args(rt, c);
+        if (st == LUMEN_OK) {
+            lm_error_clear();
+            lm_tls_ctx = c;
+            st = t->fn(c);
+            lm_tls_ctx = NULL;
+            if (st == LUMEN_OK)
+                st = lm_ctx_seal_returns(c);
+        }
+    }
+    if (st != LUMEN_OK) {
+        const char *cause = c->error[0] ? c->error : lumen_last_error();
+        size_t n = strlen(cause) + LM_FN_MAX + 96;
+        msg = malloc(n);
+        if (msg)
+            snprintf(msg, n, "task '%s' failed on rank %d: %s%s%s", t->m.fn, rt->rank, lumen_strerror(st),
+                     cause[0] ? ": " : "", cause);
+        for (int i = 0; i < t->m.num_returns; i++)
+            lm_ctx_drop_return(c, i);
+        reply_error(rt, t, msg ? msg : "task failed", 0);
+    } else {
+        lm_done_msg *d = malloc(sizeof *d);
+        if (d) {
+            d->task_id = t->m.task_id;
+            d->attempt = t->m.attempt;
+            d->executor = rt->rank;
+            d->nret = t->m.num_returns;
+            memcpy(d->rets, c->rets, sizeof(lm_wval) * d->nret);
+            send_done(rt, t, d);
+            free(d);
+        }
+    }
+    free(msg);
+    for (int i = 0; i < t->m.nargs; i++) {
+        if (c->argpinned[i])
+            lm_store_unpin(rt->store, t->m.args[i].oid);
+        free(c->argfree[i]);
+    }
+    for (int i = 0; i < LUMEN_MAX_RETURNS; i++)
+        free(c->retfree[i]);
+    free(c);
+}
+
+/* ---- threads --------------------------------------------------------------- */
+static void spawn_locked(lm_rt *rt);
+
+static void try_steal(lm_rt *rt, uint64_t now)
+{
+    if (rt->size < 2)
+        return;
+    pthread_mutex_lock(&rt->exec_lock);
+    if (rt->steal_outstanding && now - rt->last_steal_ns > 10000000ull)
+        rt->steal_outstanding = 0; /* an answer lost at shutdown */
+    int go = !rt->steal_outstanding && now - rt->last_steal_ns > 200000ull;
+    if (go) {
+        rt->steal_outstanding = 1;
+        rt->last_steal_ns = now;
+    }
+    pthread_mutex_unlock(&rt->exec_lock);
+    if (!go)
+        return;
+    int victim = (int)((now / 1000) % (uint64_t)(rt->size - 1));
+    if (victim >= rt->rank)
+        victim++;
+    lm_small_msg m = {.tag = 0};
+    lm_wbuf w;
+    lm_wbuf_init(&w, 40);
+    lm_msg_encode_small(&w, LM_MSG_STEAL, &m);
+    lm_send_wbuf(rt, victim, &w);
+}
+
+static void *executor_main(void *arg)
+{
+    lm_rt *rt = arg;
+    uint64_t last_work = lm_now_ns();
+    pthread_mutex_lock(&rt->exec_lock);
+    rt->idle_threads++;
+    for (;;) {
+        if (atomic_load(&rt->stop_threads))
+            break;
+        lm_task *t = atomic_load(&rt->shutdown) ? NULL : pick(rt);
+        if (t) {
+            rt->idle_threads--;
+            if (rt->ready_len && rt->idle_threads == 0 && rt->exec_sleepers == 0)
+                spawn_locked(rt); /* only when resources for more are free */
+            pthread_mutex_unlock(&rt->exec_lock);
+            double demand[LM_MAX_RES];
+            memcpy(demand, t->m.demand, sizeof demand);
+            run_task(rt, t);
+            free(t->msgbuf);
+            free(t);
+            pthread_mutex_lock(&rt->exec_lock);
+            take(rt, demand, -1.0);
+            if (rt->ready_head && rt->exec_sleepers)
+                pthread_cond_signal(&rt->exec_cv); /* freed resources may fit a waiting task */
+            rt->idle_threads++;
+            last_work = lm_now_ns();
+            continue;
+        }
+        pthread_mutex_unlock(&rt->exec_lock);
+        uint64_t now = lm_now_ns();
+        int n = lm_progress(rt);
+        if (n > 0)
+            last_work = now;
+        if (now - last_work < rt->spin_ns) {
+            atomic_store(&rt->last_poll_ns, now);
+            if (!atomic_load(&rt->shutdown))
+                try_steal(rt, now);
+            if (n == 0)
+                sched_yield();
+            pthread_mutex_lock(&rt->exec_lock);
+            continue;
+        }
+        pthread_mutex_lock(&rt->exec_lock);
+        /* nothing runnable (queue empty, or what is queued waits for resources) */
+        if (!atomic_load(&rt->stop_threads)) {
+            rt->exec_sleepers++;
+            pthread_cond_wait(&rt->exec_cv, &rt->exec_lock);
+            rt->exec_sleepers--;
+        }
+        last_work = lm_now_ns();
+    }
+    rt->idle_threads--;
+    pthread_mutex_unlock(&rt->exec_lock);
+    return NULL;
+}
+
+/* exec_lock held */
+static void spawn_locked(lm_rt *rt)
+{
+    if (rt->nthreads >= rt->max_threads)
+        return;
+    if (pthread_create(&rt->threads[rt->nthreads], NULL, executor_main, rt) == 0)
+        rt->nthreads++;
+}
+
+lumen_status lm_executor_start(lm_rt *rt)
+{
+    double cpus = rt->res_total[(size_t)rt->rank * LM_MAX_RES];
+    int base = cpus < 1 ? 1 : (int)(cpus + 0.999);
+    rt->max_threads = base + 256;
+    rt->threads = calloc((size_t)rt->max_threads, sizeof(pthread_t));
+    if (!rt->threads)
+        return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for executor threads");
+    pthread_mutex_lock(&rt->exec_lock);
+    for (int i = 0; i < base; i++)
+        spawn_locked(rt);
+    int ok = rt->nthreads == base;
+    pthread_mutex_unlock(&rt->exec_lock);
+    return ok ? LUMEN_OK : lm_error(LUMEN_ERR_INTERNAL, "cannot start executor threads");
+}
+
+void lm_executor_stop(lm_rt *rt)
+{
+    atomic_store(&rt->stop_threads, 1);
+    pthread_mutex_lock(&rt->exec_lock);
+    pthread_cond_broadcast(&rt->exec_cv);
+    int n = rt->nthreads;
+    pthread_mutex_unlock(&rt->exec_lock);
+    for (int i = 0; i < n; i++)
+        pthread_join(rt->threads[i], NULL);
+    /* tasks never started */
+    while (rt->ready_head) {
+        lm_task *t = rt->ready_head;
+        rt->ready_head = t->next;
+        free(t->msgbuf);
+        free(t);
+    }
+    rt->ready_tail = NULL;
+    free(rt->threads);
+    rt->threads = NULL;
+}
+
+void lm_executor_blocked(lm_rt *rt, int delta)
+{
+    lumen_task_ctx *c = lm_tls_ctx;
+    if (!c)
+        return;
+    pthread_mutex_lock(&rt->exec_lock);
+    if (delta > 0) {
+        take(rt, c->task->m.demand, -1.0); /* give the CPU back while waiting */
+        if (rt->ready_head) {
+            if (rt->exec_sleepers)
+                pthread_cond_signal(&rt->exec_cv);
+            else if (rt->idle_threads == 0)
+                spawn_locked(rt);
+        }
+    } else {
+        take(rt, c->task->m.demand, 1.0);
+    }
+    pthread_mutex_unlock(&rt->exec_lock);
+}
+
+/* ---- cancel and steal (progress role held) ------------------------------ */
+static lm_task *unlink_where(lm_rt *rt, int (*match)(lm_rt *, lm_task *, void *), void *arg, int from_tail)
+{
+    lm_task *prev = NULL, *found = NULL, *found_prev = NULL;
+    for (lm_task *t = rt->ready_head; t; prev = t, t = t->next) {
+        if (match(rt, t, arg)) {
+            found = t;
+            found_prev = prev;
+            if (!from_tail)
+                break;
+        }
+    }
+    if (!found)
+        return NULL;
+    if (found_prev)
+        found_prev->next = found->next;
+    else
+        rt->ready_head = found->next;
+    if (rt->ready_tail == found)
+        rt->ready_tail = found_prev;
+    rt->ready_len--;
+    return found;
+}
+
+static int match_id(lm_rt *rt, lm_task *t, void *arg)
+{
+    (void)rt;
+    return lm_oid_eq(t->m.task_id, *(lm_oid *)arg);
+}
+
+void lm_handle_cancel(lm_rt *rt, lm_oid task_id)
+{
+    pthread_mutex_lock(&rt->exec_lock);
+    lm_task *t = unlink_where(rt, match_id, &task_id, 0);
+    pthread_mutex_unlock(&rt->exec_lock);
+    if (!t)
+        return; /* running, finished or stolen: the owner gets the real outcome */
+    char msg[LM_FN_MAX + 48];
+    snprintf(msg, sizeof msg, "task '%s' was cancelled", t->m.fn);
+    reply_error(rt, t, msg, 1);
+    free(t->msgbuf);
+    free(t);
+}
+
+static int match_stealable(lm_rt *rt, lm_task *t, void *arg)
+{
+    int thief = *(int *)arg;
+    return !(t->m.flags & LM_TASK_STOLEN) &&
+           fits(&rt->res_total[(size_t)thief * LM_MAX_RES], t->m.demand, rt->nres);
+}
+
+void lm_handle_steal(lm_rt *rt, int thief)
+{
+    lm_task *t = NULL;
+    pthread_mutex_lock(&rt->exec_lock);
+    if (rt->ready_len > 0 && rt->idle_threads == 0 && !atomic_load(&rt->shutdown))
+        t = unlink_where(rt, match_stealable, &thief, 1);
+    pthread_mutex_unlock(&rt->exec_lock);
+    lm_wbuf w;
+    lm_wbuf_init(&w, t ? t->msglen + 16 : 40);
+    if (t) {
+        t->m.flags |= LM_TASK_STOLEN;
+        lm_msg_encode_task(&w, &t->m);
+        free(t->msgbuf);
+        free(t);
+    } else {
+        lm_small_msg m = {.tag = 1};
+        lm_msg_encode_small(&w, LM_MSG_STEAL, &m);
+    }
+    lm_send_wbuf(rt, thief, &w);
+}
+
+void lm_handle_steal_none(lm_rt *rt)
+{
+    pthread_mutex_lock(&rt->exec_lock);
+    rt->steal_outstanding = 0;
+    pthread_mutex_unlock(&rt->exec_lock);
+}

@@ -1,0 +1,156 @@
+/*
+ * fetch.c - copying an object that lives in another node's store.
+ *
+ * The reader posts a receive for the bytes on a fresh tag, then sends FETCH
+ * to the holder; the holder pins the object in its store and sends the bytes
+ * straight from shared memory (no staging copy), unpinning when the send
+ * completes. If the holder no longer has it, FETCH_ERR cancels the receive
+ * and the reader gets an error instead of waiting forever. The data path is
+ * the transport's (MPI now, UCX next); this file only sequences it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "runtime/runtime.h"
+
+struct lm_fetch {
+    struct lm_fetch *next;
+    lm_rt *rt;
+    int holder, tag;
+    int done;
+    lumen_status st;
+    char err[256];
+};
+
+static lm_fetch *fetches; /* in flight on this rank, under rt->lock */
+
+static void recv_done(void *arg, lumen_status st)
+{
+    lm_fetch *f = arg;
+    lm_rt *rt = f->rt;
+    pthread_mutex_lock(&rt->lock);
+    f->done = 1;
+    if (f->st == LUMEN_OK)
+        f->st = st;
+    if (st != LUMEN_OK && !f->err[0])
+        strcpy(f->err, "transfer failed");
+    pthread_cond_broadcast(&rt->ready_cv);
+    pthread_mutex_unlock(&rt->lock);
+}
+
+static int fetch_done(lm_rt *rt, void *arg)
+{
+    (void)rt;
+    return ((lm_fetch *)arg)->done;
+}
+
+lumen_status lm_fetch_into(lm_rt *rt, int holder, lm_oid oid, void *dst, size_t size)
+{
+    lm_fetch *f = calloc(1, sizeof *f);
+    if (!f)
+        return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for a fetch");
+    f->rt = rt;
+    f->holder = holder;
+    f->tag = lm_alloc_tag(rt);
+    pthread_mutex_lock(&rt->lock);
+    f->next = fetches;
+    fetches = f;
+    pthread_mutex_unlock(&rt->lock);
+
+    /* post the receive before asking, so the bytes always have a home */
+    pthread_mutex_lock(&rt->progress_lock);
+    lumen_status st = rt->tp->ops->recv_data(rt->tp, holder, f->tag, dst, size, recv_done, f);
+    pthread_mutex_unlock(&rt->progress_lock);
+    if (st == LUMEN_OK) {
+        lm_fetch_msg m = {.oid = oid, .tag = f->tag, .size = size};
+        lm_wbuf w;
+        lm_wbuf_init(&w, 48);
+        lm_msg_encode_fetch(&w, &m);
+        lm_send_wbuf(rt, holder, &w);
+        lm_progress(rt);
+        st = lm_wait_until(rt, fetch_done, f, 0);
+        if (st == LUMEN_OK && f->st != LUMEN_OK)
+            st = lm_error(LUMEN_ERR_IO, "fetching object from rank %d failed: %s", holder, f->err);
+    }
+    pthread_mutex_lock(&rt->lock);
+    for (lm_fetch **pp = &fetches; *pp; pp = &(*pp)->next)
+        if (*pp == f) {
+            *pp = f->next;
+            break;
+        }
+    int finished = f->done;
+    pthread_mutex_unlock(&rt->lock);
+    if (finished)
+        free(f); /* a receive still posted at shutdown keeps f; the process ends */
+    return st;
+}
+
+typedef struct send_ctx {
+    lm_oid oid;
+} send_ctx;
+
+static void send_done(void *arg, lumen_status st)
+{
+    (void)st;
+    send_ctx *c = arg;
+    if (lm_g && lm_g->store)
+        lm_store_unpin(lm_g->store, c->oid);
+    free(c);
+}
+
+static void reply_error(lm_rt *rt, int src, int tag, const char *why)
+{
+    lm_small_msg e = {.tag = tag, .text = why, .text_len = (uint32_t)strlen(why)};
+    lm_wbuf w;
+    lm_wbuf_init(&w, 64 + e.text_len);
+    lm_msg_encode_small(&w, LM_MSG_FETCH_ERR, &e);
+    lm_send_wbuf(rt, src, &w);
+}
+
+/* progress role held */
+void lm_handle_fetch(lm_rt *rt, int src, const lm_fetch_msg *m)
+{
+    const void *p;
+    size_t size;
+    uint8_t type;
+    if (!rt->store || lm_store_pin(rt->store, m->oid, &p, &size, &type) != LUMEN_OK) {
+        reply_error(rt, src, m->tag, "object not in the holder's store (freed?)");
+        return;
+    }
+    if (size != m->size) {
+        lm_store_unpin(rt->store, m->oid);
+        reply_error(rt, src, m->tag, "object size differs from the request");
+        return;
+    }
+    send_ctx *c = malloc(sizeof *c);
+    if (!c) {
+        lm_store_unpin(rt->store, m->oid);
+        reply_error(rt, src, m->tag, "holder out of memory");
+        return;
+    }
+    c->oid = m->oid;
+    if (rt->tp->ops->send_data(rt->tp, src, m->tag, p, size, send_done, c) != LUMEN_OK) {
+        lm_store_unpin(rt->store, m->oid);
+        free(c);
+        reply_error(rt, src, m->tag, "holder could not send");
+    }
+}
+
+/* progress role held */
+void lm_handle_fetch_err(lm_rt *rt, int src, const lm_small_msg *m)
+{
+    pthread_mutex_lock(&rt->lock);
+    lm_fetch *f = fetches;
+    while (f && !(f->holder == src && f->tag == m->tag))
+        f = f->next;
+    if (f) {
+        size_t n = m->text_len < sizeof f->err - 1 ? m->text_len : sizeof f->err - 1;
+        memcpy(f->err, m->text, n);
+        f->err[n] = '\0';
+        f->st = LUMEN_ERR_IO;
+    }
+    pthread_mutex_unlock(&rt->lock);
+    if (f)
+        rt->tp->ops->cancel_recv(rt->tp, src, m->tag);
+}

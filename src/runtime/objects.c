@@ -1,0 +1,202 @@
+/*
+ * objects.c - the owner's table of objects: state, value, location, and the
+ * reference count that decides when an object is freed everywhere.
+ *
+ * lumen follows Ray's ownership model: the rank that submits a task (or puts)
+ * owns its result objects. The owner alone knows whether an object is
+ * pending, ready (inline bytes or a node-store location) or failed, and frees
+ * it when its count drops to zero: the local copy, the store block here, or a
+ * FREE message to the holder on another node. Everything here runs with
+ * rt->lock held.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "runtime/runtime.h"
+
+static size_t bucket(lm_oid id)
+{
+    uint64_t h = id.hi * 0x9e3779b97f4a7c15ull ^ id.lo * 0xc2b2ae3d27d4eb4full;
+    return (size_t)(h >> 40) % LM_OBJ_BUCKETS;
+}
+
+lm_obj *lm_obj_find(lm_rt *rt, lm_oid id)
+{
+    for (lm_obj *o = rt->objs[bucket(id)]; o; o = o->hnext)
+        if (lm_oid_eq(o->id, id))
+            return o;
+    return NULL;
+}
+
+lm_obj *lm_obj_new(lm_rt *rt, lm_oid id)
+{
+    lm_obj *o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->id = id;
+    o->refs = 1;
+    o->state = LM_OBJ_PENDING;
+    size_t b = bucket(id);
+    o->hnext = rt->objs[b];
+    rt->objs[b] = o;
+    rt->num_objs++;
+    return o;
+}
+
+static void obj_remove(lm_rt *rt, lm_obj *o)
+{
+    lm_obj **pp = &rt->objs[bucket(o->id)];
+    while (*pp && *pp != o)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = o->hnext;
+    rt->num_objs--;
+}
+
+static void obj_free(lm_rt *rt, lm_obj *o)
+{
+    obj_remove(rt, o);
+    if (o->in_store) {
+        if (o->node == rt->node_id) {
+            if (o->pinned)
+                lm_store_unpin(rt->store, o->id);
+            lm_store_delete(rt->store, o->id);
+        } else {
+            if (o->local_copy) {
+                if (o->pinned)
+                    lm_store_unpin(rt->store, o->id);
+                lm_store_delete(rt->store, o->id);
+            }
+            lm_small_msg m = {.oid = o->id};
+            lm_wbuf w;
+            lm_wbuf_init(&w, 40);
+            lm_msg_encode_small(&w, LM_MSG_FREE, &m);
+            lm_send_wbuf(rt, o->holder, &w);
+        }
+    }
+    free(o->data);
+    free(o);
+}
+
+void lm_obj_unref(lm_rt *rt, lm_obj *o)
+{
+    if (--o->refs > 0)
+        return;
+    if (o->state == LM_OBJ_PENDING)
+        return; /* orphan: freed when its value arrives */
+    obj_free(rt, o);
+}
+
+static void finish(lm_rt *rt, lm_obj *o)
+{
+    o->producer = NULL;
+    lm_dep *d = o->deps;
+    o->deps = NULL;
+    while (d) {
+        lm_dep *n = d->next;
+        lm_task_dep_ready(rt, d->task, o);
+        free(d);
+        d = n;
+    }
+    if (rt->ready_waiters)
+        pthread_cond_broadcast(&rt->ready_cv);
+    if (o->refs <= 0)
+        obj_free(rt, o);
+}
+
+void lm_obj_complete(lm_rt *rt, lm_obj *o, const lm_wval *v)
+{
+    if (o->state != LM_OBJ_PENDING)
+        return;
+    switch (v->kind) {
+    case LM_VAL_ERROR:
+        o->state = LM_OBJ_ERROR;
+        o->type = v->type; /* 0 failed, 1 cancelled */
+        o->data = malloc(v->size + 1);
+        if (o->data) {
+            memcpy(o->data, v->data, v->size);
+            ((char *)o->data)[v->size] = '\0';
+        }
+        break;
+    case LM_VAL_STORE:
+        o->state = LM_OBJ_READY;
+        o->type = v->type;
+        o->in_store = 1;
+        o->node = v->node;
+        o->holder = v->holder;
+        o->size = v->size;
+        break;
+    case LM_VAL_INLINE:
+    case LM_VAL_NONE:
+    default:
+        o->state = LM_OBJ_READY;
+        o->type = v->kind == LM_VAL_INLINE ? v->type : LUMEN_TYPE_NONE;
+        o->size = v->kind == LM_VAL_INLINE ? v->size : 0;
+        o->data = malloc(o->size + 1); /* +1: strings read as C strings */
+        if (!o->data) {
+            o->state = LM_OBJ_ERROR;
+            o->type = 0;
+            o->data = strdup("out of memory storing a task result");
+            break;
+        }
+        if (o->size)
+            memcpy(o->data, v->data, o->size);
+        ((char *)o->data)[o->size] = '\0';
+        break;
+    }
+    finish(rt, o);
+}
+
+void lm_obj_fail(lm_rt *rt, lm_obj *o, const char *msg)
+{
+    lm_wval v = {.kind = LM_VAL_ERROR, .type = 0, .data = msg, .size = strlen(msg)};
+    lm_obj_complete(rt, o, &v);
+}
+
+lm_obj *lm_obj_lookup_ref(lm_rt *rt, lumen_ref ref, lumen_status *st)
+{
+    lm_oid id = lm_oid_from_ref(ref);
+    char hex[33];
+    lumen_ref_hex(ref, hex);
+    if (id.lo == 0 || lm_oid_kind(id) != LM_OID_OBJECT) {
+        *st = lm_error(LUMEN_ERR_INVALID_REF, "reference %s is nil or not an object reference", hex);
+        return NULL;
+    }
+    int owner = lm_oid_owner(id);
+    if (owner != rt->rank) {
+        *st = lm_error(LUMEN_ERR_INVALID_REF,
+                       "reference %s is owned by rank %d; references are used on the rank that "
+                       "created them (pass it to a task as an argument instead)",
+                       hex, owner);
+        return NULL;
+    }
+    if (lm_oid_epoch(id) != rt->epoch) {
+        *st = lm_error(LUMEN_ERR_INVALID_REF, "reference %s is from an earlier lumen session", hex);
+        return NULL;
+    }
+    lm_obj *o = lm_obj_find(rt, id);
+    if (!o || o->refs <= 0) {
+        *st = lm_error(LUMEN_ERR_INVALID_REF, "reference %s is unknown or already released", hex);
+        return NULL;
+    }
+    *st = LUMEN_OK;
+    return o;
+}
+
+/* ---- public helpers on lumen_ref values -------------------------------- */
+int lumen_ref_is_nil(lumen_ref ref) { return ref.opaque_[0] == 0 && ref.opaque_[1] == 0; }
+
+int lumen_ref_equal(lumen_ref a, lumen_ref b)
+{
+    return a.opaque_[0] == b.opaque_[0] && a.opaque_[1] == b.opaque_[1];
+}
+
+void lumen_ref_hex(lumen_ref ref, char out[33])
+{
+    if (!out)
+        return;
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)ref.opaque_[0],
+             (unsigned long long)ref.opaque_[1]);
+}

@@ -1,0 +1,249 @@
+/*
+ * runtime.h - the state of one rank's lumen runtime and the private calls
+ * between its parts.
+ *
+ * Threads of a rank (docs/architecture.md has the picture):
+ *   - user threads: submit (submit.c), put/get/wait (objects_api.c);
+ *   - executor threads: run tasks (executor.c);
+ *   - the progress thread: drives the transport when no other thread does.
+ * Exactly one thread at a time holds the progress role (progress.c) and calls
+ * the transport; any thread that waits takes the role itself if it is free.
+ *
+ * Locks, always taken in this order and never the reverse:
+ *   progress_lock (trylock only) -> rt->lock -> rt->exec_lock / outbox_lock.
+ * Nothing calls lm_progress() while holding rt->lock.
+ */
+#ifndef LUMEN_RUNTIME_H
+#define LUMEN_RUNTIME_H
+
+#include <mpi.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "lumen.h"
+#include "store/store.h"
+#include "transport/transport.h"
+#include "wire/msg.h"
+
+/* ---- object ids -----------------------------------------------------------
+ * hi: owner rank (bits 0-31) | return index (32-47) | kind (48-55) | epoch (56-63)
+ * lo: sequence number of the task or put on the owner rank (never 0). */
+#define LM_OID_TASK 1
+#define LM_OID_OBJECT 2
+static inline lm_oid lm_oid_make(int owner, unsigned index, unsigned kind, unsigned epoch, uint64_t seq)
+{
+    lm_oid id = {(uint64_t)(uint32_t)owner | ((uint64_t)(index & 0xffff) << 32) |
+                     ((uint64_t)(kind & 0xff) << 48) | ((uint64_t)(epoch & 0xff) << 56),
+                 seq};
+    return id;
+}
+static inline int lm_oid_owner(lm_oid id) { return (int)(uint32_t)id.hi; }
+static inline unsigned lm_oid_index(lm_oid id) { return (unsigned)((id.hi >> 32) & 0xffff); }
+static inline unsigned lm_oid_kind(lm_oid id) { return (unsigned)((id.hi >> 48) & 0xff); }
+static inline unsigned lm_oid_epoch(lm_oid id) { return (unsigned)(id.hi >> 56); }
+static inline int lm_oid_eq(lm_oid a, lm_oid b) { return a.hi == b.hi && a.lo == b.lo; }
+static inline lm_oid lm_oid_from_ref(lumen_ref r) { lm_oid id = {r.opaque_[0], r.opaque_[1]}; return id; }
+static inline lumen_ref lm_ref_from_oid(lm_oid id) { lumen_ref r = {{id.hi, id.lo}}; return r; }
+/* the task that produces return object `id` */
+static inline lm_oid lm_oid_task_of(lm_oid id)
+{
+    return lm_oid_make(lm_oid_owner(id), 0, LM_OID_TASK, lm_oid_epoch(id), id.lo);
+}
+
+/* ---- objects owned by this rank (objects.c) ---------------------------- */
+typedef enum lm_obj_state { LM_OBJ_PENDING, LM_OBJ_READY, LM_OBJ_ERROR } lm_obj_state;
+
+struct lm_task_rec;
+typedef struct lm_dep { /* a task waiting for an object */
+    struct lm_dep *next;
+    struct lm_task_rec *task;
+} lm_dep;
+
+typedef struct lm_obj {
+    struct lm_obj *hnext;
+    lm_oid id;
+    int refs;           /* lumen_ref values held + pins by pending tasks */
+    uint8_t state;      /* lm_obj_state */
+    uint8_t type;       /* lumen_type */
+    uint8_t in_store;   /* READY value lives in a node store */
+    uint8_t local_copy; /* a copy was fetched into this node's store */
+    uint8_t pinned;     /* this rank pinned it (store pointer handed out) */
+    uint8_t fetching;   /* a thread is copying it into this node's store */
+    int node, holder;   /* in_store: where it lives */
+    void *data;         /* inline bytes, or error message (NUL terminated) */
+    size_t size;
+    const void *pin_ptr;
+    struct lm_task_rec *producer; /* pending task producing it */
+    lm_dep *deps;       /* tasks waiting for it */
+} lm_obj;
+
+/* ---- tasks submitted by this rank (submit.c) --------------------------- */
+typedef struct lm_task_rec {
+    struct lm_task_rec *hnext, *qnext;
+    lm_oid id;
+    char fn[LM_FN_MAX];
+    int num_returns;
+    int ndeps;           /* unresolved dependencies */
+    int nargs;
+    lumen_arg args[LUMEN_MAX_ARGS]; /* bytes/str copied into argbuf */
+    void *argbuf;
+    double demand[LM_MAX_RES];
+    int retries_left, retry_exceptions;
+    uint32_t attempt;
+    int target;          /* rank it was sent to, -1 before dispatch */
+    int cancelled;
+    int done;
+} lm_task_rec;
+
+/* ---- tasks to run on this rank (executor.c) ---------------------------- */
+typedef struct lm_task {
+    struct lm_task *next;
+    void *msgbuf;        /* the TASK message; m points into it */
+    size_t msglen;
+    lm_task_msg m;
+    lumen_remote_fn fn;
+} lm_task;
+
+struct lumen_task_ctx {
+    lm_task *task;
+    struct lm_rt *rt;
+    const void *argp[LUMEN_MAX_ARGS]; /* resolved argument bytes */
+    size_t argn[LUMEN_MAX_ARGS];
+    void *argfree[LUMEN_MAX_ARGS];    /* fetched copies to free */
+    uint8_t argpinned[LUMEN_MAX_ARGS];
+    lm_wval rets[LUMEN_MAX_RETURNS];  /* results being built */
+    void *retfree[LUMEN_MAX_RETURNS];
+    char error[512];
+};
+
+/* ---- the runtime ------------------------------------------------------- */
+#define LM_OBJ_BUCKETS 65536
+#define LM_TASK_BUCKETS 16384
+
+typedef struct lm_fetch lm_fetch;
+
+typedef struct lm_rt {
+    /* identity */
+    MPI_Comm comm;
+    int rank, size, owns_mpi;
+    int node_id, node_rank, node_size;
+    int *node_of;           /* node id of every rank */
+    unsigned epoch;
+    uint64_t job_id;
+
+    /* configuration */
+    size_t inline_threshold;
+    uint64_t spin_ns;       /* busy-poll window before blocking */
+    int max_inflight;       /* tasks dispatched per executor slot */
+
+    /* resources: slot 0 cpu, 1 gpu, 2.. custom */
+    int nres;
+    char resname[LM_MAX_RES][32];
+    double *res_total;      /* size * LM_MAX_RES */
+    double avail[LM_MAX_RES];
+
+    /* object store of this node */
+    lm_store *store;
+    char store_name[64];
+    char job_dir[512], spill_dir[600];
+
+    /* transport (called only by the progress-role holder) */
+    lm_transport *tp;
+
+    /* owner tables, submitted tasks, dispatch state: under lock */
+    pthread_mutex_t lock;
+    pthread_cond_t ready_cv; /* broadcast when an object completes */
+    int ready_waiters;
+    lm_obj *objs[LM_OBJ_BUCKETS];
+    size_t num_objs;
+    lm_task_rec *tasks[LM_TASK_BUCKETS];
+    lm_task_rec *dispatch_head, *dispatch_tail; /* ready, waiting for capacity */
+    int *inflight;           /* tasks sent to each rank and not done */
+    int rr;                  /* round-robin cursor */
+    atomic_uint_fast64_t seq;
+    int next_tag;
+
+    /* executor: under exec_lock */
+    pthread_mutex_t exec_lock;
+    pthread_cond_t exec_cv;
+    lm_task *ready_head, *ready_tail;
+    size_t ready_len;
+    int nthreads, idle_threads, max_threads;
+    pthread_t *threads;
+    int exec_sleepers;
+
+    /* progress */
+    pthread_mutex_t progress_lock;
+    pthread_mutex_t outbox_lock;
+    struct lm_out *out_head, *out_tail;
+    atomic_int outbox_n;
+    pthread_t progress_thread;
+    pthread_mutex_t sleep_lock;
+    pthread_cond_t sleep_cv;
+    int progress_sleeping;
+    atomic_uint_fast64_t last_poll_ns; /* when a non-progress thread last polled */
+    uint64_t last_steal_ns;
+    int steal_outstanding;
+
+    /* lifecycle */
+    atomic_int shutdown;     /* SHUTDOWN seen or sent */
+    atomic_int stop_threads;
+    atomic_int shutdown_acks;
+} lm_rt;
+
+extern lm_rt *lm_g; /* the runtime of this process, NULL when not initialised */
+
+/* time */
+uint64_t lm_now_ns(void);
+
+/* progress.c */
+int lm_progress(lm_rt *rt);                          /* one poll if the role is free */
+void lm_send(lm_rt *rt, int dest, void *buf, size_t len); /* queue; takes buf */
+void lm_send_wbuf(lm_rt *rt, int dest, lm_wbuf *w);
+void lm_wake_progress(lm_rt *rt);
+lumen_status lm_progress_start(lm_rt *rt);
+void lm_progress_stop(lm_rt *rt);
+void lm_deliver(void *arg, int src, void *buf, size_t len);
+int lm_alloc_tag(lm_rt *rt);
+/* Block the calling thread until pred(arg) is true, the deadline passes
+ * (deadline_ns 0: never) or shutdown. Spins (driving progress) then sleeps on
+ * rt->ready_cv. Called without rt->lock. Returns LUMEN_OK / TIMEOUT / SHUTDOWN. */
+lumen_status lm_wait_until(lm_rt *rt, int (*pred)(lm_rt *, void *), void *arg, uint64_t deadline_ns);
+
+/* objects.c (rt->lock held unless stated) */
+lm_obj *lm_obj_find(lm_rt *rt, lm_oid id);
+lm_obj *lm_obj_new(lm_rt *rt, lm_oid id);
+void lm_obj_unref(lm_rt *rt, lm_obj *o);            /* frees at 0 */
+/* complete an object from a wire value; wakes waiters, resolves dependents */
+void lm_obj_complete(lm_rt *rt, lm_obj *o, const lm_wval *v);
+void lm_obj_fail(lm_rt *rt, lm_obj *o, const char *msg);
+/* validate a user's ref: returns the entry or NULL with the error set */
+lm_obj *lm_obj_lookup_ref(lm_rt *rt, lumen_ref ref, lumen_status *st);
+
+/* fetch.c: copy an object held by another node (called without rt->lock) */
+lumen_status lm_fetch_into(lm_rt *rt, int holder, lm_oid oid, void *dst, size_t size);
+void lm_handle_fetch(lm_rt *rt, int src, const lm_fetch_msg *m);
+void lm_handle_fetch_err(lm_rt *rt, int src, const lm_small_msg *m);
+
+/* submit.c */
+void lm_task_dep_ready(lm_rt *rt, lm_task_rec *t, lm_obj *dep); /* rt->lock held */
+void lm_handle_done(lm_rt *rt, int src, const lm_done_msg *m, int local);
+void lm_dispatch_pending(lm_rt *rt);                /* rt->lock held */
+
+/* sched.c (rt->lock held) */
+int lm_sched_feasible(lm_rt *rt, const double *demand, char *why, size_t whylen);
+int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node);
+lumen_status lm_parse_resources(lm_rt *rt, const char *spec, double *demand, int create);
+
+/* executor.c */
+lumen_status lm_executor_start(lm_rt *rt);
+void lm_executor_stop(lm_rt *rt);
+void lm_executor_push(lm_rt *rt, lm_task *t);        /* takes t */
+lumen_status lm_executor_accept(lm_rt *rt, int src, void *buf, size_t len); /* TASK message */
+void lm_handle_cancel(lm_rt *rt, lm_oid task_id);
+void lm_handle_steal(lm_rt *rt, int thief);
+void lm_handle_steal_none(lm_rt *rt);
+void lm_executor_blocked(lm_rt *rt, int delta);      /* a task blocks in get (+1/-1) */
+
+#endif

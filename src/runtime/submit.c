@@ -1,0 +1,523 @@
+/*
+ * submit.c - the submitter's side of a task: lumen_remote, dependency
+ * resolution, dispatch, results, retries and cancel.
+ *
+ * A task's lumen_ref arguments are owned by the submitter (Ray's ownership),
+ * so the submitter resolves them itself: the task waits in its record until
+ * every argument is ready, then its values go in the TASK message (inline)
+ * or as store locations the executor maps or fetches. A failed argument
+ * fails the task without running it, with the cause chained into the
+ * message. Arguments stay referenced until the task's DONE arrives. Owns the
+ * table of tasks this rank submitted; rt->lock guards it.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "runtime/registry.h"
+#include "runtime/runtime.h"
+
+static size_t tbucket(lm_oid id) { return (size_t)(id.lo * 0x9e3779b97f4a7c15ull >> 40) % LM_TASK_BUCKETS; }
+
+static lm_task_rec *task_find(lm_rt *rt, lm_oid id)
+{
+    for (lm_task_rec *t = rt->tasks[tbucket(id)]; t; t = t->hnext)
+        if (lm_oid_eq(t->id, id))
+            return t;
+    return NULL;
+}
+
+static void task_remove(lm_rt *rt, lm_task_rec *t)
+{
+    lm_task_rec **pp = &rt->tasks[tbucket(t->id)];
+    while (*pp && *pp != t)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = t->hnext;
+}
+
+static lm_oid ret_id(const lm_task_rec *t, int i)
+{
+    return lm_oid_make(lm_oid_owner(t->id), (unsigned)i + 1, LM_OID_OBJECT, lm_oid_epoch(t->id), t->id.lo);
+}
+
+/* Drop the task's hold on its arguments and forget it. */
+static void task_free(lm_rt *rt, lm_task_rec *t)
+{
+    task_remove(rt, t);
+    for (int i = 0; i < t->nargs; i++) {
+        if (t->args[i].type != LUMEN_TYPE_REF)
+            continue;
+        lm_obj *o = lm_obj_find(rt, lm_oid_from_ref(t->args[i].u.ref));
+        if (o)
+            lm_obj_unref(rt, o);
+    }
+    free(t->argbuf);
+    free(t);
+}
+
+/* Fail every return object of t with msg (kind 0 failed, 1 cancelled). */
+static void fail_returns(lm_rt *rt, lm_task_rec *t, const char *msg, int kind)
+{
+    for (int i = 0; i < t->num_returns; i++) {
+        lm_obj *o = lm_obj_find(rt, ret_id(t, i));
+        if (!o)
+            continue;
+        lm_wval v = {.kind = LM_VAL_ERROR, .type = (uint8_t)kind, .data = msg, .size = strlen(msg)};
+        lm_obj_complete(rt, o, &v);
+    }
+}
+
+static void enqueue_dispatch(lm_rt *rt, lm_task_rec *t)
+{
+    t->qnext = NULL;
+    if (rt->dispatch_tail)
+        rt->dispatch_tail->qnext = t;
+    else
+        rt->dispatch_head = t;
+    rt->dispatch_tail = t;
+}
+
+/* The error chain: this task's message wraps the dependency's. */
+static void fail_for_dependency(lm_rt *rt, lm_task_rec *t, lm_obj *dep)
+{
+    const char *cause = dep->data ? (const char *)dep->data : "unknown error";
+    char *msg = malloc(strlen(cause) + LM_FN_MAX + 128);
+    if (msg)
+        sprintf(msg, "task '%s' (submitted on rank %d) not run: a dependency failed: %s", t->fn,
+                rt->rank, cause);
+    t->done = 1;
+    fail_returns(rt, t, msg ? msg : "a dependency failed", dep->type == 1 ? 1 : 0);
+    free(msg);
+}
+
+void lm_task_dep_ready(lm_rt *rt, lm_task_rec *t, lm_obj *dep)
+{
+    t->ndeps--;
+    if (t->done)
+        return;
+    if (dep->state == LM_OBJ_ERROR && !t->cancelled)
+        fail_for_dependency(rt, t, dep);
+    if (t->done || t->cancelled) {
+        if (t->ndeps == 0)
+            task_free(rt, t);
+        return;
+    }
+    if (t->ndeps == 0)
+        enqueue_dispatch(rt, t);
+}
+
+/* Largest store-resident argument's node, for locality. */
+static int preferred_node(lm_rt *rt, lm_task_rec *t)
+{
+    int node = -1;
+    size_t best = 0;
+    for (int i = 0; i < t->nargs; i++) {
+        if (t->args[i].type != LUMEN_TYPE_REF)
+            continue;
+        lm_obj *o = lm_obj_find(rt, lm_oid_from_ref(t->args[i].u.ref));
+        if (o && o->in_store && o->size > best) {
+            best = o->size;
+            node = o->node;
+        }
+    }
+    return node;
+}
+
+static void encode_task(lm_rt *rt, lm_task_rec *t, lm_wbuf *w)
+{
+    lm_task_msg *m = malloc(sizeof *m);
+    if (!m) {
+        w->oom = 1;
+        return;
+    }
+    memset(m, 0, offsetof(lm_task_msg, args));
+    m->task_id = t->id;
+    m->owner = rt->rank;
+    m->attempt = t->attempt;
+    strcpy(m->fn, t->fn);
+    m->num_returns = (uint16_t)t->num_returns;
+    m->ndemand = (uint8_t)rt->nres;
+    memcpy(m->demand, t->demand, sizeof m->demand);
+    m->nargs = (uint16_t)t->nargs;
+    for (int i = 0; i < t->nargs; i++) {
+        const lumen_arg *a = &t->args[i];
+        lm_wval *v = &m->args[i];
+        memset(v, 0, sizeof *v);
+        v->kind = LM_VAL_INLINE;
+        v->type = (uint8_t)a->type;
+        switch (a->type) {
+        case LUMEN_TYPE_I64: v->data = &a->u.i64; v->size = 8; break;
+        case LUMEN_TYPE_F64: v->data = &a->u.f64; v->size = 8; break;
+        case LUMEN_TYPE_STR: v->data = a->u.str; v->size = strlen(a->u.str) + 1; break;
+        case LUMEN_TYPE_BYTES: v->data = a->u.bytes.data; v->size = a->u.bytes.size; break;
+        case LUMEN_TYPE_REF: {
+            lm_obj *o = lm_obj_find(rt, lm_oid_from_ref(a->u.ref));
+            v->type = o->type;
+            if (o->in_store) {
+                v->kind = LM_VAL_STORE;
+                v->oid = o->id;
+                v->node = o->node;
+                v->holder = o->holder;
+                v->size = o->size;
+            } else {
+                v->data = o->data;
+                v->size = o->size;
+                if (o->type == LUMEN_TYPE_NONE) {
+                    v->type = LUMEN_TYPE_BYTES; /* an empty value reads as 0 bytes */
+                }
+            }
+            break;
+        }
+        default: break;
+        }
+    }
+    lm_wbuf_init(w, 128);
+    lm_msg_encode_task(w, m);
+    free(m);
+}
+
+void lm_dispatch_pending(lm_rt *rt)
+{
+    while (rt->dispatch_head) {
+        lm_task_rec *t = rt->dispatch_head;
+        if (t->cancelled || t->done) {
+            rt->dispatch_head = t->qnext;
+            if (!rt->dispatch_head)
+                rt->dispatch_tail = NULL;
+            if (t->ndeps == 0)
+                task_free(rt, t);
+            continue;
+        }
+        int target = lm_sched_pick(rt, t->demand, preferred_node(rt, t));
+        if (target < 0)
+            return; /* every fitting rank is at its in-flight limit */
+        rt->dispatch_head = t->qnext;
+        if (!rt->dispatch_head)
+            rt->dispatch_tail = NULL;
+        lm_wbuf w;
+        encode_task(rt, t, &w);
+        if (w.oom) {
+            lm_wbuf_free(&w);
+            t->done = 1;
+            fail_returns(rt, t, "out of memory encoding the task", 0);
+            task_free(rt, t);
+            continue;
+        }
+        t->target = target;
+        rt->inflight[target]++;
+        if (target == rt->rank) {
+            if (lm_executor_accept(rt, rt->rank, w.data, w.len) != LUMEN_OK)
+                fprintf(stderr, "lumen[%d]: could not queue task '%s' locally\n", rt->rank, t->fn);
+            w.data = NULL;
+        } else {
+            lm_send_wbuf(rt, target, &w);
+        }
+    }
+}
+
+/* ---- lumen_remote -------------------------------------------------------- */
+static lumen_status read_options(lm_rt *rt, const lumen_task_options *o, lm_task_rec *t)
+{
+    t->num_returns = 1;
+    memset(t->demand, 0, sizeof t->demand);
+    t->demand[0] = 1.0;
+    t->retries_left = 3;
+    if (!o)
+        return LUMEN_OK;
+    uint64_t f = o->field_mask;
+    if (f & LUMEN_TASK_NUM_RETURNS) {
+        if (o->num_returns < 1 || o->num_returns > LUMEN_MAX_RETURNS)
+            return lm_error(LUMEN_ERR_OUT_OF_RANGE, "num_returns %d not in 1..%d", o->num_returns,
+                            LUMEN_MAX_RETURNS);
+        t->num_returns = o->num_returns;
+    }
+    if (f & LUMEN_TASK_NUM_CPUS) {
+        if (!(o->num_cpus >= 0) || isinf(o->num_cpus))
+            return lm_error(LUMEN_ERR_INVALID_ARG, "num_cpus %g is not a finite amount >= 0", o->num_cpus);
+        t->demand[0] = o->num_cpus;
+    }
+    if (f & LUMEN_TASK_NUM_GPUS) {
+        if (!(o->num_gpus >= 0) || isinf(o->num_gpus))
+            return lm_error(LUMEN_ERR_INVALID_ARG, "num_gpus %g is not a finite amount >= 0", o->num_gpus);
+        t->demand[1] = o->num_gpus;
+    }
+    if (f & LUMEN_TASK_RESOURCES) {
+        lumen_status st = lm_parse_resources(rt, o->resources, t->demand, 0);
+        if (st != LUMEN_OK)
+            return st;
+    }
+    if (f & LUMEN_TASK_MAX_RETRIES) {
+        if (o->max_retries < -1)
+            return lm_error(LUMEN_ERR_INVALID_ARG, "max_retries %d < -1", o->max_retries);
+        t->retries_left = o->max_retries;
+    }
+    if (f & LUMEN_TASK_RETRY_EXCEPTIONS)
+        t->retry_exceptions = o->retry_exceptions != 0;
+    return LUMEN_OK;
+}
+
+/* Copy byte/string arguments into one buffer owned by the record. */
+static lumen_status copy_args(lm_task_rec *t, const lumen_arg *args, size_t nargs)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < nargs; i++) {
+        const lumen_arg *a = &args[i];
+        switch (a->type) {
+        case LUMEN_TYPE_I64:
+        case LUMEN_TYPE_F64:
+        case LUMEN_TYPE_REF:
+            break;
+        case LUMEN_TYPE_STR:
+            if (!a->u.str)
+                return lm_error(LUMEN_ERR_INVALID_ARG, "argument %zu: NULL string", i);
+            total += strlen(a->u.str) + 1;
+            break;
+        case LUMEN_TYPE_BYTES:
+            if (!a->u.bytes.data && a->u.bytes.size)
+                return lm_error(LUMEN_ERR_INVALID_ARG, "argument %zu: NULL bytes of size %zu", i,
+                                a->u.bytes.size);
+            if (a->u.bytes.size > ((size_t)1 << 40))
+                return lm_error(LUMEN_ERR_OUT_OF_RANGE, "argument %zu: %zu bytes", i, a->u.bytes.size);
+            total += a->u.bytes.size;
+            break;
+        default:
+            return lm_error(LUMEN_ERR_INVALID_ARG, "argument %zu has unknown type %d", i, (int)a->type);
+        }
+    }
+    t->argbuf = malloc(total ? total : 1);
+    if (!t->argbuf)
+        return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for %zu bytes of arguments", total);
+    char *p = t->argbuf;
+    for (size_t i = 0; i < nargs; i++) {
+        t->args[i] = args[i];
+        if (args[i].type == LUMEN_TYPE_STR) {
+            size_t n = strlen(args[i].u.str) + 1;
+            memcpy(p, args[i].u.str, n);
+            t->args[i].u.str = p;
+            p += n;
+        } else if (args[i].type == LUMEN_TYPE_BYTES) {
+            if (args[i].u.bytes.size)
+                memcpy(p, args[i].u.bytes.data, args[i].u.bytes.size);
+            t->args[i].u.bytes.data = p;
+            p += args[i].u.bytes.size;
+        }
+    }
+    t->nargs = (int)nargs;
+    return LUMEN_OK;
+}
+
+lumen_status lumen_remote(const char *fn, const lumen_arg *args, size_t nargs,
+                          const lumen_task_options *opts, lumen_ref *returns)
+{
+    lm_rt *rt = lm_g;
+    if (!rt)
+        return lm_error(LUMEN_ERR_NOT_INITIALIZED, "call lumen_init first");
+    if (!fn || !returns || (nargs && !args))
+        return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_remote: NULL function name, args or returns");
+    if (strlen(fn) >= LM_FN_MAX)
+        return lm_error(LUMEN_ERR_INVALID_ARG, "function name longer than %d bytes", LM_FN_MAX - 1);
+    if (nargs > LUMEN_MAX_ARGS)
+        return lm_error(LUMEN_ERR_OUT_OF_RANGE, "%zu arguments (at most %d)", nargs, LUMEN_MAX_ARGS);
+    if (atomic_load(&rt->shutdown))
+        return lm_error(LUMEN_ERR_SHUTDOWN, "the job is shutting down");
+    lm_task_rec *t = calloc(1, sizeof *t);
+    if (!t)
+        return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for a task");
+    lumen_status st = read_options(rt, opts, t);
+    if (st == LUMEN_OK)
+        st = copy_args(t, args, nargs);
+    if (st != LUMEN_OK) {
+        free(t->argbuf);
+        free(t);
+        return st;
+    }
+    for (int i = 0; i < t->num_returns; i++)
+        returns[i] = LUMEN_REF_NIL;
+    strcpy(t->fn, fn);
+    t->target = -1;
+
+    pthread_mutex_lock(&rt->lock);
+    /* every reference argument must be live and ours */
+    for (int i = 0; i < t->nargs; i++) {
+        if (t->args[i].type != LUMEN_TYPE_REF)
+            continue;
+        if (!lm_obj_lookup_ref(rt, t->args[i].u.ref, &st)) {
+            pthread_mutex_unlock(&rt->lock);
+            free(t->argbuf);
+            free(t);
+            return lm_error(st, "argument %d: %s", i, lumen_last_error());
+        }
+    }
+    char why[256];
+    if (!lm_sched_feasible(rt, t->demand, why, sizeof why)) {
+        pthread_mutex_unlock(&rt->lock);
+        free(t->argbuf);
+        free(t);
+        return lm_error(LUMEN_ERR_INFEASIBLE, "task '%s' is infeasible: %s", fn, why);
+    }
+    uint64_t seq = atomic_fetch_add(&rt->seq, 1) + 1;
+    t->id = lm_oid_make(rt->rank, 0, LM_OID_TASK, rt->epoch, seq);
+    for (int i = 0; i < t->num_returns; i++) {
+        lm_obj *o = lm_obj_new(rt, ret_id(t, i));
+        if (!o) {
+            /* leave the ones made as failed objects the caller can release */
+            t->num_returns = i;
+            fail_returns(rt, t, "out of memory creating result objects", 0);
+            pthread_mutex_unlock(&rt->lock);
+            free(t->argbuf);
+            free(t);
+            return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for result objects");
+        }
+        o->producer = t;
+        returns[i] = lm_ref_from_oid(o->id);
+    }
+    lm_obj *err_dep = NULL;
+    size_t b = tbucket(t->id);
+    t->hnext = rt->tasks[b];
+    rt->tasks[b] = t;
+    for (int i = 0; i < t->nargs; i++) {
+        if (t->args[i].type != LUMEN_TYPE_REF)
+            continue;
+        lm_obj *o = lm_obj_find(rt, lm_oid_from_ref(t->args[i].u.ref));
+        o->refs++; /* held until the task is done */
+        if (o->state == LM_OBJ_PENDING) {
+            lm_dep *d = malloc(sizeof *d);
+            if (d) {
+                d->task = t;
+                d->next = o->deps;
+                o->deps = d;
+                t->ndeps++;
+            }
+        } else if (o->state == LM_OBJ_ERROR && !err_dep) {
+            err_dep = o;
+        }
+    }
+    if (err_dep) {
+        fail_for_dependency(rt, t, err_dep);
+        if (t->ndeps == 0)
+            task_free(rt, t);
+    } else if (!lm_registry_find(fn)) {
+        char msg[LM_FN_MAX + 96];
+        snprintf(msg, sizeof msg, "unknown remote function '%s' (submitted on rank %d)", fn, rt->rank);
+        if (!t->done) {
+            t->done = 1;
+            fail_returns(rt, t, msg, 0);
+            if (t->ndeps == 0)
+                task_free(rt, t);
+        }
+    } else if (!t->done && t->ndeps == 0) {
+        enqueue_dispatch(rt, t);
+        lm_dispatch_pending(rt);
+    }
+    pthread_mutex_unlock(&rt->lock);
+    lm_progress(rt);
+    return LUMEN_OK;
+}
+
+/* ---- results --------------------------------------------------------------- */
+static void free_remote_value(lm_rt *rt, const lm_wval *v)
+{
+    if (v->kind != LM_VAL_STORE)
+        return;
+    if (v->node == rt->node_id) {
+        lm_store_delete(rt->store, v->oid);
+    } else {
+        lm_small_msg m = {.oid = v->oid};
+        lm_wbuf w;
+        lm_wbuf_init(&w, 40);
+        lm_msg_encode_small(&w, LM_MSG_FREE, &m);
+        lm_send_wbuf(rt, v->holder, &w);
+    }
+}
+
+void lm_handle_done(lm_rt *rt, int src, const lm_done_msg *m, int local)
+{
+    (void)src;
+    (void)local;
+    pthread_mutex_lock(&rt->lock);
+    lm_task_rec *t = task_find(rt, m->task_id);
+    if (!t || t->attempt != m->attempt || t->target < 0) {
+        /* stale (an old attempt) or unknown: free what it produced */
+        for (int i = 0; i < m->nret; i++)
+            free_remote_value(rt, &m->rets[i]);
+        pthread_mutex_unlock(&rt->lock);
+        return;
+    }
+    rt->inflight[t->target]--;
+    int failed = m->nret > 0 && m->rets[0].kind == LM_VAL_ERROR && m->rets[0].type == 0;
+    if (failed && t->retry_exceptions && t->retries_left != 0 && !t->cancelled) {
+        if (t->retries_left > 0)
+            t->retries_left--;
+        t->attempt++;
+        t->target = -1;
+        enqueue_dispatch(rt, t);
+    } else {
+        t->done = 1;
+        for (int i = 0; i < t->num_returns; i++) {
+            lm_obj *o = lm_obj_find(rt, ret_id(t, i));
+            lm_wval none = {.kind = LM_VAL_NONE};
+            const lm_wval *v = i < m->nret ? &m->rets[i] : &none;
+            if (o && o->state == LM_OBJ_PENDING)
+                lm_obj_complete(rt, o, v);
+            else
+                free_remote_value(rt, v);
+        }
+        if (t->ndeps == 0)
+            task_free(rt, t);
+    }
+    lm_dispatch_pending(rt);
+    pthread_mutex_unlock(&rt->lock);
+}
+
+/* ---- cancel ---------------------------------------------------------------- */
+lumen_status lumen_cancel(lumen_ref ref)
+{
+    lm_rt *rt = lm_g;
+    if (!rt)
+        return lm_error(LUMEN_ERR_NOT_INITIALIZED, "call lumen_init first");
+    lumen_status st;
+    pthread_mutex_lock(&rt->lock);
+    lm_obj *o = lm_obj_lookup_ref(rt, ref, &st);
+    lm_task_rec *t = o ? o->producer : NULL;
+    int target = -1;
+    lm_oid tid = {0, 0};
+    if (t && !t->done && !t->cancelled) {
+        char msg[LM_FN_MAX + 64];
+        snprintf(msg, sizeof msg, "task '%s' was cancelled", t->fn);
+        if (t->target < 0) {
+            /* not sent yet: cancel here */
+            t->cancelled = 1;
+            t->done = 1;
+            fail_returns(rt, t, msg, 1);
+            /* freed by dispatch or when its last dependency settles */
+            if (t->ndeps == 0) {
+                int queued = 0;
+                for (lm_task_rec *q = rt->dispatch_head; q; q = q->qnext)
+                    queued |= q == t;
+                if (!queued)
+                    task_free(rt, t);
+            }
+        } else {
+            t->cancelled = 1; /* no retry; the executor answers with the outcome */
+            target = t->target;
+            tid = t->id;
+        }
+    }
+    pthread_mutex_unlock(&rt->lock);
+    if (target >= 0) {
+        if (target == rt->rank) {
+            lm_handle_cancel(rt, tid);
+        } else {
+            lm_small_msg m = {.oid = tid};
+            lm_wbuf w;
+            lm_wbuf_init(&w, 40);
+            lm_msg_encode_small(&w, LM_MSG_CANCEL, &m);
+            lm_send_wbuf(rt, target, &w);
+        }
+        lm_progress(rt);
+    }
+    return st;
+}

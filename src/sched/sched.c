@@ -1,0 +1,124 @@
+/*
+ * sched.c - where a task runs: feasibility against every rank's resources,
+ * and the choice of a rank for a ready task.
+ *
+ * The submitter decides (Ray's owner-side scheduling): among the ranks whose
+ * total resources fit the demand it picks the one with the fewest of its
+ * tasks in flight per CPU, preferring the node that already holds the task's
+ * largest argument, round-robin among equals. A rank holds at most
+ * rt->max_inflight tasks per CPU from one submitter; the rest wait at the
+ * submitter and go to whichever rank frees up first. Idle ranks also steal
+ * queued tasks from busy ones (executor.c), so one long task never holds
+ * back the tasks queued behind it. All functions run with rt->lock held.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "runtime/runtime.h"
+
+static const double EPS = 1e-9;
+
+static int fits(const double *total, const double *demand, int nres)
+{
+    for (int k = 0; k < nres; k++)
+        if (demand[k] > total[k] + EPS)
+            return 0;
+    return 1;
+}
+
+int lm_sched_feasible(lm_rt *rt, const double *demand, char *why, size_t whylen)
+{
+    for (int r = 0; r < rt->size; r++)
+        if (fits(&rt->res_total[(size_t)r * LM_MAX_RES], demand, rt->nres))
+            return 1;
+    if (why) {
+        /* name the first resource nobody has enough of */
+        for (int k = 0; k < rt->nres; k++) {
+            double best = 0;
+            for (int r = 0; r < rt->size; r++)
+                best = fmax(best, rt->res_total[(size_t)r * LM_MAX_RES + k]);
+            if (demand[k] > best + EPS) {
+                snprintf(why, whylen, "needs %s=%g but the largest rank offers %g", rt->resname[k],
+                         demand[k], best);
+                return 0;
+            }
+        }
+        snprintf(why, whylen, "no single rank offers all of the requested resources together");
+    }
+    return 0;
+}
+
+int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node)
+{
+    int best = -1;
+    double best_load = 0;
+    for (int i = 0; i < rt->size; i++) {
+        int r = (rt->rr + i) % rt->size;
+        const double *tot = &rt->res_total[(size_t)r * LM_MAX_RES];
+        if (!fits(tot, demand, rt->nres))
+            continue;
+        double cpus = tot[0] < 1 ? 1 : tot[0];
+        if (rt->inflight[r] >= rt->max_inflight * (int)ceil(cpus))
+            continue;
+        double load = rt->inflight[r] / cpus;
+        /* locality: a rank on the node holding the data counts as one task lighter */
+        if (prefer_node >= 0 && rt->node_of[r] == prefer_node)
+            load -= 1.0;
+        if (best < 0 || load < best_load - EPS) {
+            best = r;
+            best_load = load;
+        }
+    }
+    if (best >= 0)
+        rt->rr = (best + 1) % rt->size;
+    return best;
+}
+
+lumen_status lm_parse_resources(lm_rt *rt, const char *spec, double *demand, int create)
+{
+    if (!spec || !*spec)
+        return LUMEN_OK;
+    char buf[1024];
+    if (strlen(spec) >= sizeof buf)
+        return lm_error(LUMEN_ERR_INVALID_ARG, "resource string too long");
+    strcpy(buf, spec);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq)
+            eq = strchr(tok, ':');
+        if (!eq || eq == tok)
+            return lm_error(LUMEN_ERR_INVALID_ARG, "resource '%s' is not name=amount", tok);
+        *eq = '\0';
+        char *end;
+        double amt = strtod(eq + 1, &end);
+        if (*end || !(amt >= 0) || isinf(amt))
+            return lm_error(LUMEN_ERR_INVALID_ARG, "resource '%s' has a bad amount '%s'", tok, eq + 1);
+        if (strlen(tok) >= sizeof rt->resname[0])
+            return lm_error(LUMEN_ERR_INVALID_ARG, "resource name '%s' too long", tok);
+        int k;
+        if (!strcmp(tok, "CPU") || !strcmp(tok, "num_cpus"))
+            k = 0;
+        else if (!strcmp(tok, "GPU") || !strcmp(tok, "num_gpus"))
+            k = 1;
+        else {
+            for (k = 2; k < rt->nres; k++)
+                if (!strcmp(rt->resname[k], tok))
+                    break;
+            if (k == rt->nres) {
+                if (!create) {
+                    /* unknown everywhere: infeasible, said by the caller */
+                    return lm_error(LUMEN_ERR_INFEASIBLE, "no rank offers resource '%s'", tok);
+                }
+                if (rt->nres == LM_MAX_RES)
+                    return lm_error(LUMEN_ERR_OUT_OF_RANGE, "more than %d custom resources", LM_MAX_RES - 2);
+                strcpy(rt->resname[rt->nres++], tok);
+            }
+        }
+        demand[k] = amt;
+    }
+    return LUMEN_OK;
+}

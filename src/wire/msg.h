@@ -1,0 +1,105 @@
+/*
+ * msg.h - lumen's wire protocol: the control messages ranks exchange.
+ *
+ * Every message starts with an 8-byte header: magic "LM" (u16), protocol
+ * version (u8), type (u8), total length (u32). Bodies are little-endian and
+ * decoded by lm_msg_decode_* which reject anything malformed (short, long,
+ * counts out of range, unknown kinds) with LUMEN_ERR_PROTOCOL. Decoded
+ * structures point into the message buffer (no copies). Bulk object data
+ * never travels in these messages; see transport.h.
+ */
+#ifndef LUMEN_WIRE_MSG_H
+#define LUMEN_WIRE_MSG_H
+
+#include <stdint.h>
+
+#include "lumen.h"
+#include "store/store.h"
+#include "wire/buf.h"
+
+#define LM_WIRE_MAGIC 0x4d4cu /* "LM" */
+#define LM_WIRE_VERSION 1
+#define LM_MSG_HEADER 8
+#define LM_FN_MAX 128         /* function name bytes incl. NUL */
+#define LM_MAX_RES 18         /* resource slots: cpu, gpu, 16 custom */
+
+typedef enum lm_msg_type {
+    LM_MSG_TASK = 1,      /* submitter (or victim of a steal) -> executor */
+    LM_MSG_DONE = 2,      /* executor -> owner: results of a task */
+    LM_MSG_FETCH = 3,     /* reader -> holder: send me object data on tag */
+    LM_MSG_FETCH_ERR = 4, /* holder -> reader: cannot (object gone) */
+    LM_MSG_FREE = 5,      /* owner -> holder: delete object from your store */
+    LM_MSG_CANCEL = 6,    /* owner -> executor: drop task if not started */
+    LM_MSG_STEAL = 7,     /* idle rank -> busy rank: give me queued work */
+    LM_MSG_SHUTDOWN = 8,  /* driver -> all: the job ends */
+    LM_MSG_TYPE_MAX = 8
+} lm_msg_type;
+
+/* How a value travels: inline bytes, a location in a node store, or an error. */
+typedef enum lm_val_kind {
+    LM_VAL_NONE = 0,
+    LM_VAL_INLINE = 1,
+    LM_VAL_STORE = 2,
+    LM_VAL_ERROR = 3
+} lm_val_kind;
+
+typedef struct lm_wval {
+    uint8_t kind;       /* lm_val_kind */
+    uint8_t type;       /* lumen_type of the value */
+    int32_t node;       /* STORE: node holding it */
+    int32_t holder;     /* STORE: rank to fetch from */
+    lm_oid oid;         /* STORE: object id in that node's store */
+    const void *data;   /* INLINE: bytes; ERROR: message (not NUL terminated) */
+    uint64_t size;      /* INLINE/ERROR: bytes of data; STORE: object size */
+} lm_wval;
+
+#define LM_TASK_STOLEN 1u /* flag: forwarded by a steal, do not re-steal */
+
+typedef struct lm_task_msg {
+    lm_oid task_id;
+    int32_t owner;
+    uint32_t attempt;
+    uint32_t flags;
+    char fn[LM_FN_MAX];
+    uint16_t num_returns;
+    uint8_t ndemand;                 /* slots of demand[] sent */
+    double demand[LM_MAX_RES];
+    uint16_t nargs;
+    lm_wval args[LUMEN_MAX_ARGS];
+} lm_task_msg;
+
+typedef struct lm_done_msg {
+    lm_oid task_id;
+    uint32_t attempt;
+    int32_t executor;
+    uint16_t nret;
+    lm_wval rets[LUMEN_MAX_RETURNS];
+} lm_done_msg;
+
+typedef struct lm_fetch_msg {
+    lm_oid oid;
+    int32_t tag;
+    uint64_t size;
+} lm_fetch_msg;
+
+typedef struct lm_small_msg { /* FETCH_ERR, FREE, CANCEL, STEAL, SHUTDOWN */
+    lm_oid oid;
+    int32_t tag;
+    const char *text;
+    uint32_t text_len;
+} lm_small_msg;
+
+/* Encoders append a complete message (header included) to w. */
+void lm_msg_encode_task(lm_wbuf *w, const lm_task_msg *m);
+void lm_msg_encode_done(lm_wbuf *w, const lm_done_msg *m);
+void lm_msg_encode_fetch(lm_wbuf *w, const lm_fetch_msg *m);
+void lm_msg_encode_small(lm_wbuf *w, lm_msg_type type, const lm_small_msg *m);
+
+/* Check the header; return the type, or LUMEN_ERR_PROTOCOL (negative). */
+int lm_msg_peek_type(const void *buf, size_t len);
+lumen_status lm_msg_decode_task(const void *buf, size_t len, lm_task_msg *m);
+lumen_status lm_msg_decode_done(const void *buf, size_t len, lm_done_msg *m);
+lumen_status lm_msg_decode_fetch(const void *buf, size_t len, lm_fetch_msg *m);
+lumen_status lm_msg_decode_small(const void *buf, size_t len, lm_msg_type type, lm_small_msg *m);
+
+#endif
