@@ -82,6 +82,8 @@ void lm_w_str(lm_wbuf *w, const char *s)
 void lm_w_blob(lm_wbuf *w, const void *p, size_t n)
 {
     lm_w_u64(w, n);
+    while (!w->oom && w->len % 8) /* 8-byte aligned payloads: tasks may cast them */
+        lm_w_u8(w, 0);
     lm_w_bytes(w, p, n);
 }
 
@@ -149,5 +151,8 @@ const void *lm_r_blob(lm_rbuf *r, uint64_t *len)
         r->ok = 0;
         return NULL;
     }
+    while (r->ok && r->pos % 8)
+        if (lm_r_u8(r) != 0)
+            r->ok = 0;
     return lm_r_bytes(r, (size_t)*len);
 }

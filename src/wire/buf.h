@@ -34,7 +34,8 @@ void lm_w_u64(lm_wbuf *w, uint64_t v);
 void lm_w_f64(lm_wbuf *w, double v);
 /* u32 length then bytes (no NUL) */
 void lm_w_str(lm_wbuf *w, const char *s);
-/* u64 length then bytes */
+/* u64 length, zero padding to an 8-byte offset (messages start 8-byte
+ * aligned), then the bytes: payloads can be read as int64/double arrays */
 void lm_w_blob(lm_wbuf *w, const void *p, size_t n);
 
 static inline void lm_rbuf_init(lm_rbuf *r, const void *p, size_t n)
