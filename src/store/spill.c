@@ -34,7 +34,7 @@ static lumen_status spill_path(const lm_store *s, const lm_dir_entry *e, char *b
 /* mkdir -p: create every missing component of path. */
 static lumen_status make_dirs(const char *path)
 {
-    char buf[PATH_MAX];
+    char buf[LM_SPILL_PATH_MAX];
     size_t len = strlen(path);
     if (len >= sizeof buf)
         return lm_error(LUMEN_ERR_IO, "spill folder path is too long");
@@ -93,7 +93,7 @@ static lumen_status read_all(int fd, char *p, size_t n, const char *path)
 /* Write e's bytes to its file, then give its block back to the arena. */
 static lumen_status spill_one(lm_store *s, lm_dir_entry *e)
 {
-    char path[PATH_MAX];
+    char path[LM_SPILL_PATH_MAX];
     lumen_status st = spill_path(s, e, path, sizeof path);
     if (st)
         return st;
@@ -185,7 +185,7 @@ out:
 
 lumen_status lm_spill_restore(lm_store *s, lm_dir_entry *e)
 {
-    char path[PATH_MAX];
+    char path[LM_SPILL_PATH_MAX];
     lumen_status st;
     if (!s->spill_dir)
         return lm_error(LUMEN_ERR_IO, "object %016" PRIx64 "%016" PRIx64
@@ -225,7 +225,7 @@ out:
 
 void lm_spill_unlink(lm_store *s, const lm_dir_entry *e)
 {
-    char path[PATH_MAX];
+    char path[LM_SPILL_PATH_MAX];
     if (s->spill_dir && spill_path(s, e, path, sizeof path) == LUMEN_OK)
         unlink(path);
 }

@@ -67,8 +67,9 @@ static lumen_status check_name(const char *name)
     if (!name || name[0] != '/' || !name[1] || strchr(name + 1, '/'))
         return lm_error(LUMEN_ERR_INVALID_ARG, "store name \"%s\" must be \"/name\" without other '/'",
                         name ? name : "(null)");
-    if (strlen(name) > NAME_MAX)
-        return lm_error(LUMEN_ERR_INVALID_ARG, "store name \"%s\" is longer than %d bytes", name, NAME_MAX);
+    if (strlen(name) > LM_STORE_NAME_MAX)
+        return lm_error(LUMEN_ERR_INVALID_ARG, "store name \"%s\" is longer than %d bytes", name,
+                        LM_STORE_NAME_MAX);
     return LUMEN_OK;
 }
 
@@ -76,7 +77,7 @@ static lumen_status set_spill_dir(lm_store *s, const char *dir)
 {
     if (!dir || !*dir)
         return LUMEN_OK;
-    if (strlen(dir) >= PATH_MAX - 64)
+    if (strlen(dir) >= LM_SPILL_PATH_MAX - 64)
         return lm_error(LUMEN_ERR_INVALID_ARG, "spill folder path is too long (%zu bytes)", strlen(dir));
     s->spill_dir = strdup(dir);
     if (!s->spill_dir)

@@ -10,7 +10,6 @@
 #ifndef LUMEN_STORE_STORE_INT_H
 #define LUMEN_STORE_STORE_INT_H
 
-#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -20,6 +19,8 @@
 #define LM_STORE_MAGIC 0x4f54536e656d756cull /* "lumenSTO" */
 #define LM_STORE_VERSION 1u
 #define LM_STORE_DEFAULT_OBJECTS 65536u
+#define LM_STORE_NAME_MAX 255    /* NAME_MAX, for shm names */
+#define LM_SPILL_PATH_MAX 4096   /* PATH_MAX; fixed so the layout is too */
 
 /* Directory slot states. */
 enum {
@@ -57,7 +58,7 @@ typedef struct lm_store_hdr {
     uint64_t clock;
     uint64_t broken; /* a process died holding the lock mid-update */
     pthread_mutex_t lock; /* process-shared, robust */
-    char spill_dir[PATH_MAX]; /* the creator's spill folder, "" for none */
+    char spill_dir[LM_SPILL_PATH_MAX]; /* the creator's spill folder, "" for none */
 } lm_store_hdr;
 
 struct lm_store {
@@ -66,7 +67,7 @@ struct lm_store {
     lm_store_hdr *hdr;
     lm_dir_entry *dir;
     void *arena;
-    char name[NAME_MAX + 1];
+    char name[LM_STORE_NAME_MAX + 1];
     char *spill_dir; /* this process's spill folder, NULL: no spilling */
     int creator;
     int unlinked;

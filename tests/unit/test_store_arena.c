@@ -6,6 +6,9 @@
  * largest_free, address-ordered first fit, and moving the region to another
  * address mid-run.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "store/store.h"
 
 #include <stdint.h>

@@ -6,6 +6,9 @@
  * attach, lock recovery after a process dies holding it, a full directory,
  * tombstone churn, prefault stop on close, and cleanup of the spill folder.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "store/store.h"
 #include "store/store_int.h" /* lm_store_lock, for the dead-owner test */
 
@@ -13,6 +16,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,13 +271,22 @@ static int test_attach(lm_store *s)
     return 0;
 }
 
-static int test_processes(lm_store *s)
+/* Runs before any other store exists: a prefault thread alive at fork() would
+ * read as leaked to ThreadSanitizer in the child. */
+static int test_processes(void)
 {
+    char name[64];
+    snprintf(name, sizeof name, "/lumen-test-proc-%d", (int)getpid());
+    lm_store_config cfg = {name, 8 * MiB, 0, 0, spill_dir};
+    lm_store *s;
+    CHECK(lm_store_create(&cfg, &s) == LUMEN_OK);
+    fflush(stdout); /* the children must not flush our buffered lines again */
+    fflush(stderr);
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) { /* another rank of the node */
         lm_store *c;
-        int rc = lm_store_attach(shm_name, spill_dir, &c) == LUMEN_OK && put(c, 600, 2 * MiB) == LUMEN_OK;
+        int rc = lm_store_attach(name, spill_dir, &c) == LUMEN_OK && put(c, 600, 2 * MiB) == LUMEN_OK;
         lm_store_close(c, 0);
         _exit(rc ? 0 : 1);
     }
@@ -289,14 +302,67 @@ static int test_processes(lm_store *s)
     CHECK(pid >= 0);
     if (pid == 0) {
         lm_store *c;
-        if (lm_store_attach(shm_name, spill_dir, &c) != LUMEN_OK || lm_store_lock(c) != LUMEN_OK)
+        if (lm_store_attach(name, spill_dir, &c) != LUMEN_OK || lm_store_lock(c) != LUMEN_OK)
             _exit(1);
         _exit(0);
     }
     CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
     CHECK(lm_store_delete(s, oid(600)) == LUMEN_OK);
     CHECK(put(s, 601, 10) == LUMEN_OK && lm_store_delete(s, oid(601)) == LUMEN_OK);
+    lm_store_unlink_name(s);
+    lm_store_close(s, 0);
     printf("processes: a forked writer's object is readable; a dead lock owner is recovered\n");
+    return 0;
+}
+
+#define THREADS 4
+#define THREAD_OPS 300
+
+static lm_store *shared_store;
+
+/* One thread's churn: its own ids, at most one pin and one object being
+ * written at a time, so four threads never pin more than the store holds. */
+static void *churn(void *arg)
+{
+    uint64_t base = 10000 + 1000 * (uint64_t)(uintptr_t)arg;
+    lm_store *s = shared_store;
+    for (uint64_t i = 0; i < THREAD_OPS; i++) {
+        uint64_t k = base + i;
+        size_t n = (size_t)(k * 7919 % (512 * 1024));
+        if (put(s, k, n) != LUMEN_OK)
+            return (void *)1;
+        if (i >= 5) { /* read back and drop an older one, often spilled */
+            uint64_t old = k - 5;
+            const void *p;
+            size_t m;
+            if (lm_store_pin(s, oid(old), &p, &m, NULL) != LUMEN_OK || !intact(p, old, m) ||
+                lm_store_unpin(s, oid(old)) != LUMEN_OK || lm_store_delete(s, oid(old)) != LUMEN_OK)
+                return (void *)1;
+        }
+    }
+    for (uint64_t k = base + THREAD_OPS - 5; k < base + THREAD_OPS; k++)
+        if (lm_store_delete(s, oid(k)) != LUMEN_OK)
+            return (void *)1;
+    return NULL;
+}
+
+static int test_threads(lm_store *s)
+{
+    pthread_t t[THREADS];
+    shared_store = s;
+    for (uintptr_t i = 0; i < THREADS; i++)
+        CHECK(pthread_create(&t[i], NULL, churn, (void *)i) == 0);
+    int failed = 0;
+    for (int i = 0; i < THREADS; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        failed |= r != NULL;
+    }
+    CHECK(!failed);
+    lm_store_stats st;
+    lm_store_get_stats(s, &st);
+    CHECK(st.num_objects == 0 && st.num_spilled == 0 && st.used == 0);
+    printf("threads: %d threads x %d puts/pins/deletes with spilling, all intact\n", THREADS, THREAD_OPS);
     return 0;
 }
 
@@ -377,9 +443,9 @@ int main(void)
     snprintf(spill_dir, sizeof spill_dir, "%s/job/node0", tmpdir); /* mkdir -p */
     snprintf(shm_name, sizeof shm_name, "/lumen-test-spill-%d", (int)getpid());
 
+    int rc = test_processes(); /* first: fork before any prefault thread exists */
     lm_store_config cfg = config(8 * MiB);
     lm_store *s = NULL;
-    int rc = 0;
     if (lm_store_create(&cfg, &s) != LUMEN_OK) {
         fprintf(stderr, "lm_store_create: %s\n", lumen_last_error());
         return 1;
@@ -393,7 +459,7 @@ int main(void)
     rc |= test_pinned_stays(s);
     rc |= test_errors(s);
     rc |= test_attach(s);
-    rc |= test_processes(s);
+    rc |= test_threads(s);
 
     /* close with remove_spill: files and folder go */
     if (!rc && (put(s, 700, 6 * MiB) || put(s, 701, 6 * MiB) || !spill_file_exists(oid(700)))) {
@@ -414,6 +480,13 @@ int main(void)
     rc |= test_directory();
     rc |= test_prefault_stop();
 
+    /* names a failed check may have left behind */
+    const char *prefixes[] = {"/lumen-test-proc-", "/lumen-test-dir-", "/lumen-test-prefault-"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s%d", prefixes[i], (int)getpid());
+        shm_unlink(name);
+    }
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/job", tmpdir);
     rmdir(path);
