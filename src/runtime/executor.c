@@ -284,9 +284,9 @@ static void *executor_main(void *arg)
         }
         pthread_mutex_unlock(&rt->exec_lock);
         uint64_t now = lm_now_ns();
+        /* only running tasks extends the spin window: steal replies and other
+         * chatter must not keep an idle rank busy */
         int n = lm_progress(rt);
-        if (n > 0)
-            last_work = now;
         if (now - last_work < rt->spin_ns) {
             atomic_store(&rt->last_poll_ns, now);
             if (!atomic_load(&rt->shutdown))

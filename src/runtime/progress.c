@@ -299,7 +299,10 @@ void lm_progress_stop(lm_rt *rt)
     atomic_store(&rt->stop_threads, 1);
     lm_wake_progress(rt);
     pthread_join(rt->progress_thread, NULL);
-    /* drop what was never sent */
+}
+
+void lm_outbox_discard(lm_rt *rt)
+{
     pthread_mutex_lock(&rt->outbox_lock);
     lm_out *o = rt->out_head;
     rt->out_head = rt->out_tail = NULL;

@@ -204,6 +204,7 @@ void lm_send_wbuf(lm_rt *rt, int dest, lm_wbuf *w);
 void lm_wake_progress(lm_rt *rt);
 lumen_status lm_progress_start(lm_rt *rt);
 void lm_progress_stop(lm_rt *rt);
+void lm_outbox_discard(lm_rt *rt); /* free messages never sent (after the last barrier) */
 void lm_deliver(void *arg, int src, void *buf, size_t len);
 int lm_alloc_tag(lm_rt *rt);
 /* Block the calling thread until pred(arg) is true, the deadline passes

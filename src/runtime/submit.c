@@ -181,7 +181,7 @@ static void encode_task(lm_rt *rt, lm_task_rec *t, lm_wbuf *w)
 
 void lm_dispatch_pending(lm_rt *rt)
 {
-    while (rt->dispatch_head) {
+    while (rt->dispatch_head && !atomic_load(&rt->stop_threads)) {
         lm_task_rec *t = rt->dispatch_head;
         if (t->cancelled || t->done) {
             rt->dispatch_head = t->qnext;
