@@ -258,6 +258,7 @@ static void *executor_main(void *arg)
 {
     lm_rt *rt = arg;
     uint64_t last_work = lm_now_ns();
+    int checked = 0; /* queue re-checked under exec_lock since the spin ended */
     pthread_mutex_lock(&rt->exec_lock);
     rt->idle_threads++;
     for (;;) {
@@ -265,6 +266,7 @@ static void *executor_main(void *arg)
             break;
         lm_task *t = atomic_load(&rt->shutdown) ? NULL : pick(rt);
         if (t) {
+            checked = 0;
             rt->idle_threads--;
             if (rt->ready_len && rt->idle_threads == 0 && rt->exec_sleepers == 0)
                 spawn_locked(rt); /* only when resources for more are free */
@@ -282,6 +284,17 @@ static void *executor_main(void *arg)
             last_work = lm_now_ns();
             continue;
         }
+        if (checked) {
+            /* nothing runnable (queue empty, or what is queued waits for
+             * resources), and that was seen under the lock: sleep until a
+             * push or a release signals */
+            rt->exec_sleepers++;
+            pthread_cond_wait(&rt->exec_cv, &rt->exec_lock);
+            rt->exec_sleepers--;
+            checked = 0;
+            last_work = lm_now_ns();
+            continue;
+        }
         pthread_mutex_unlock(&rt->exec_lock);
         uint64_t now = lm_now_ns();
         /* only running tasks extends the spin window: steal replies and other
@@ -293,17 +306,10 @@ static void *executor_main(void *arg)
                 try_steal(rt, now);
             if (n == 0)
                 sched_yield();
-            pthread_mutex_lock(&rt->exec_lock);
-            continue;
+        } else {
+            checked = 1; /* look at the queue once more, under the lock, then sleep */
         }
         pthread_mutex_lock(&rt->exec_lock);
-        /* nothing runnable (queue empty, or what is queued waits for resources) */
-        if (!atomic_load(&rt->stop_threads)) {
-            rt->exec_sleepers++;
-            pthread_cond_wait(&rt->exec_cv, &rt->exec_lock);
-            rt->exec_sleepers--;
-        }
-        last_work = lm_now_ns();
     }
     rt->idle_threads--;
     pthread_mutex_unlock(&rt->exec_lock);

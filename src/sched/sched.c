@@ -5,7 +5,8 @@
  * The submitter decides (Ray's owner-side scheduling): among the ranks whose
  * total resources fit the demand it picks the one with the fewest of its
  * tasks in flight per CPU, preferring the node that already holds the task's
- * largest argument, round-robin among equals. A rank holds at most
+ * largest argument, round-robin among equals (the submitter itself counts
+ * half a task heavier). A rank holds at most
  * rt->max_inflight tasks per CPU from one submitter; the rest wait at the
  * submitter and go to whichever rank frees up first. Idle ranks also steal
  * queued tasks from busy ones (executor.c), so one long task never holds
@@ -64,6 +65,11 @@ int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node)
         if (rt->inflight[r] >= rt->max_inflight * (int)ceil(cpus))
             continue;
         double load = rt->inflight[r] / cpus;
+        /* the submitting rank's own threads compete with its executors for
+         * the cores, so it counts half a task heavier: a lone sync task goes
+         * to an idle peer, while a batch still fills every rank */
+        if (r == rt->rank && rt->size > 1)
+            load += 0.5;
         /* locality: a rank on the node holding the data counts as one task lighter */
         if (prefer_node >= 0 && rt->node_of[r] == prefer_node)
             load -= 1.0;
