@@ -186,6 +186,9 @@ lumen_status lumen_arg_get_i64(const lumen_task_ctx *ctx, size_t i, int64_t *out
 lumen_status lumen_arg_get_f64(const lumen_task_ctx *ctx, size_t i, double *out);
 lumen_status lumen_arg_get_bytes(const lumen_task_ctx *ctx, size_t i, const void **data, size_t *size);
 lumen_status lumen_arg_get_str(const lumen_task_ctx *ctx, size_t i, const char **out);
+/* An argument whose value is a reference (an object a task filled with
+ * lumen_return_ref). Valid during the call; lumen_ref_dup it to keep it. */
+lumen_status lumen_arg_get_ref(const lumen_task_ctx *ctx, size_t i, lumen_ref *out);
 
 /* Return values, by slot (0 .. num_returns-1). A slot not set returns NONE. */
 size_t lumen_num_returns(const lumen_task_ctx *ctx);
@@ -193,6 +196,10 @@ lumen_status lumen_return_i64(lumen_task_ctx *ctx, size_t i, int64_t v);
 lumen_status lumen_return_f64(lumen_task_ctx *ctx, size_t i, double v);
 lumen_status lumen_return_bytes(lumen_task_ctx *ctx, size_t i, const void *data, size_t size);
 lumen_status lumen_return_str(lumen_task_ctx *ctx, size_t i, const char *s);
+/* Return a reference (Ray: returning an ObjectRef from a task). The caller
+ * gets an object whose value is that reference; the referenced object stays
+ * alive while either is held. The task keeps its own reference to release. */
+lumen_status lumen_return_ref(lumen_task_ctx *ctx, size_t i, lumen_ref ref);
 /* Zero-copy: a buffer of `size` bytes that becomes return slot i. */
 lumen_status lumen_return_alloc(lumen_task_ctx *ctx, size_t i, size_t size, void **data);
 /* Record why the task failed; returns LUMEN_ERR_TASK_FAILED for `return`. */
@@ -248,6 +255,9 @@ typedef struct lumen_value {
     double f64;
     const void *data;
     size_t size;
+    lumen_ref ref; /* type REF: the reference the object holds (a task returned
+                      it with lumen_return_ref); valid while the outer reference
+                      is held, lumen_ref_dup it to keep it longer */
 } lumen_value;
 
 /* Store a copy of `size` bytes (ray.put). */

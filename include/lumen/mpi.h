@@ -1,11 +1,13 @@
 /*
  * lumen/mpi.h - start lumen inside an MPI application ("library mode").
  *
- * An MPI program that already called MPI_Init_thread (with at least
- * MPI_THREAD_SERIALIZED; MPI_THREAD_MULTIPLE if the program itself calls MPI
- * from other threads while lumen runs) hands lumen a communicator, for
+ * An MPI program that already called MPI_Init_thread hands lumen a
+ * communicator, for
  * example a sub-communicator of MPI_COMM_WORLD, and keeps using MPI on the
- * rest. Rank 0 of `comm` is the driver. lumen duplicates the communicator;
+ * rest. Rank 0 of `comm` is the driver. lumen's progress thread calls MPI at
+ * any time, so a program that makes any MPI call of its own while lumen is
+ * initialised needs MPI_THREAD_MULTIPLE; MPI_THREAD_SERIALIZED is enough
+ * only if it leaves MPI alone until lumen_finalize. lumen duplicates the communicator;
  * lumen_finalize does not call MPI_Finalize in this mode.
  */
 #ifndef LUMEN_MPI_H

@@ -39,6 +39,8 @@ static void take(lm_rt *rt, const double *demand, double sign)
         rt->avail[k] -= sign * demand[k];
 }
 
+static void spawn_locked(lm_rt *rt);
+
 lumen_status lm_executor_accept(lm_rt *rt, int src, void *buf, size_t len)
 {
     if (atomic_load(&rt->stop_threads)) { /* finalizing: nobody will run it */
@@ -79,6 +81,8 @@ void lm_executor_push(lm_rt *rt, lm_task *t)
     rt->ready_len++;
     if (rt->exec_sleepers)
         pthread_cond_signal(&rt->exec_cv);
+    else if (rt->idle_threads == 0 && fits(rt->avail, t->m.demand, LM_MAX_RES))
+        spawn_locked(rt); /* every thread is busy or blocked in a get, yet resources are free */
     pthread_mutex_unlock(&rt->exec_lock);
 }
 
@@ -131,6 +135,14 @@ static void reply_error(lm_rt *rt, lm_task *t, const char *msg, int kind)
     free(d);
 }
 
+static lm_oid ref_in(const void *p)
+{
+    lm_oid id;
+    memcpy(&id.hi, p, 8);
+    memcpy(&id.lo, (const char *)p + 8, 8);
+    return id;
+}
+
 static lumen_status resolve_args(lm_rt *rt, lumen_task_ctx *c)
 {
     lm_task_msg *m = &c->task->m;
@@ -139,6 +151,12 @@ static lumen_status resolve_args(lm_rt *rt, lumen_task_ctx *c)
         if (v->kind == LM_VAL_INLINE) {
             c->argp[i] = v->data;
             c->argn[i] = (size_t)v->size;
+            if (v->type == LUMEN_TYPE_REF) {
+                /* the submitter exported a unit for us: hold it while we run */
+                pthread_mutex_lock(&rt->lock);
+                c->argref[i] = lm_ref_import(rt, ref_in(v->data)) != NULL;
+                pthread_mutex_unlock(&rt->lock);
+            }
             continue;
         }
         /* a store location */
@@ -204,6 +222,18 @@ static void run_task(lm_rt *rt, lm_task *t)
             lm_ctx_drop_return(c, i);
         reply_error(rt, t, msg ? msg : "task failed", 0);
     } else {
+        pthread_mutex_lock(&rt->lock);
+        for (int i = 0; i < t->m.num_returns; i++) { /* references returned travel to the owner */
+            if (!c->retref[i])
+                continue;
+            lm_oid id = ref_in(c->rets[i].data);
+            lm_ref_export(rt, id);
+            lm_obj *o = lm_obj_find(rt, id);
+            if (o)
+                lm_obj_unref(rt, o); /* the local hold; the export now keeps it */
+            c->retref[i] = 0;
+        }
+        pthread_mutex_unlock(&rt->lock);
         lm_done_msg *d = malloc(sizeof *d);
         if (d) {
             d->task_id = t->m.task_id;
@@ -216,6 +246,13 @@ static void run_task(lm_rt *rt, lm_task *t)
         }
     }
     free(msg);
+    pthread_mutex_lock(&rt->lock);
+    for (int i = 0; i < t->m.nargs; i++) {
+        lm_obj *o = c->argref[i] ? lm_obj_find(rt, ref_in(t->m.args[i].data)) : NULL;
+        if (o)
+            lm_obj_unref(rt, o);
+    }
+    pthread_mutex_unlock(&rt->lock);
     for (int i = 0; i < t->m.nargs; i++) {
         if (c->argpinned[i])
             lm_store_unpin(rt->store, t->m.args[i].oid);
@@ -227,7 +264,6 @@ static void run_task(lm_rt *rt, lm_task *t)
 }
 
 /* ---- threads --------------------------------------------------------------- */
-static void spawn_locked(lm_rt *rt);
 
 static void try_steal(lm_rt *rt, uint64_t now)
 {
@@ -268,8 +304,9 @@ static void *executor_main(void *arg)
         if (t) {
             checked = 0;
             rt->idle_threads--;
-            if (rt->ready_len && rt->idle_threads == 0 && rt->exec_sleepers == 0)
-                spawn_locked(rt); /* only when resources for more are free */
+            if (rt->ready_head && rt->idle_threads == 0 && rt->exec_sleepers == 0 &&
+                fits(rt->avail, rt->ready_head->m.demand, LM_MAX_RES))
+                spawn_locked(rt); /* more queued work fits the free resources */
             pthread_mutex_unlock(&rt->exec_lock);
             double demand[LM_MAX_RES];
             memcpy(demand, t->m.demand, sizeof demand);
@@ -382,7 +419,7 @@ void lm_executor_blocked(lm_rt *rt, int delta)
     pthread_mutex_unlock(&rt->exec_lock);
 }
 
-/* ---- cancel and steal (progress role held) ------------------------------ */
+/* ---- cancel (any thread) and steal (progress role held) -------------------- */
 static lm_task *unlink_where(lm_rt *rt, int (*match)(lm_rt *, lm_task *, void *), void *arg, int from_tail)
 {
     lm_task *prev = NULL, *found = NULL, *found_prev = NULL;

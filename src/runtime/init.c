@@ -62,8 +62,8 @@ static lumen_status read_config(lm_rt *rt, const lumen_init_options *o, int *ran
         *gpus = d;
     if (f & LUMEN_INIT_NUM_GPUS)
         *gpus = o->num_gpus;
-    if ((f & LUMEN_INIT_NUM_CPUS && !(o->num_cpus >= 0)) || !(*gpus >= 0) || isinf(*gpus))
-        return lm_error(LUMEN_ERR_INVALID_ARG, "num_cpus/num_gpus must be finite and >= 0");
+    if ((*cpus != -1 && (!(*cpus >= 0) || isinf(*cpus) || *cpus > 4096)) || !(*gpus >= 0) || isinf(*gpus))
+        return lm_error(LUMEN_ERR_INVALID_ARG, "num_cpus must be in 0..4096 and num_gpus finite and >= 0");
     *capacity = 0;
     if (lm_env_size("LUMEN_STORE_CAPACITY", &sz) < 0)
         return lm_error(LUMEN_ERR_INVALID_ARG, "LUMEN_STORE_CAPACITY is malformed");
@@ -176,8 +176,8 @@ static lumen_status setup_store(lm_rt *rt, MPI_Comm node_comm, size_t capacity, 
             st = lm_error(LUMEN_ERR_IO, "the node leader could not create the object store");
         goto out;
     }
-    if (rt->node_rank != 0)
-        st = lm_store_attach(rt->store_name, rt->spill_dir, &rt->store);
+    if (rt->node_rank != 0) /* NULL: spill where the node leader chose */
+        st = lm_store_attach(rt->store_name, NULL, &rt->store);
     ok = st == LUMEN_OK;
     MPI_TRY(MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, node_comm), "MPI_Allreduce(store)");
     if (rt->node_rank == 0 && rt->store)
@@ -396,8 +396,9 @@ lumen_status lumen_finalize(void)
     pthread_mutex_lock(&rt->lock);
     pthread_cond_broadcast(&rt->ready_cv);
     pthread_mutex_unlock(&rt->lock);
+    /* executors finish their running tasks (a blocked get returns SHUTDOWN);
+     * the progress thread stops with them and drain_and_barrier flushes */
     lm_executor_stop(rt);
-    /* the progress thread keeps sends moving while executors finish */
     lm_progress_stop(rt);
     drain_and_barrier(rt);
     lm_g = NULL;

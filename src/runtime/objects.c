@@ -6,8 +6,10 @@
  * owns its result objects. The owner alone knows whether an object is
  * pending, ready (inline bytes or a node-store location) or failed, and frees
  * it when its count drops to zero: the local copy, the store block here, or a
- * FREE message to the holder on another node. Everything here runs with
- * rt->lock held.
+ * FREE message to the holder on another node. Other ranks may hold borrowed
+ * entries for it (borrow.c): those count as units in the owner's count, and
+ * freeing a borrowed entry returns its units with DEC_REF. Everything here
+ * runs with rt->lock held.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,10 +57,37 @@ static void obj_remove(lm_rt *rt, lm_obj *o)
     rt->num_objs--;
 }
 
+static void send_small(lm_rt *rt, int dest, lm_msg_type type, lm_oid id, int tag)
+{
+    lm_small_msg m = {.oid = id, .tag = tag};
+    lm_wbuf w;
+    lm_wbuf_init(&w, 40);
+    lm_msg_encode_small(&w, type, &m);
+    lm_send_wbuf(rt, dest, &w);
+}
+
+/* The reference held inside a REF-typed value, if any. */
+static int inner_ref(const lm_obj *o, lm_oid *inner)
+{
+    if (o->state != LM_OBJ_READY || o->type != LUMEN_TYPE_REF || o->in_store || !o->data || o->size != 16)
+        return 0;
+    memcpy(&inner->hi, o->data, 8);
+    memcpy(&inner->lo, (const char *)o->data + 8, 8);
+    return 1;
+}
+
 static void obj_free(lm_rt *rt, lm_obj *o)
 {
     obj_remove(rt, o);
-    if (o->in_store) {
+    lm_oid inner;
+    int has_inner = inner_ref(o, &inner);
+    if (lm_obj_borrowed(rt, o)) {
+        /* not ours to delete: drop our pin and give the owner its units back */
+        if (o->pinned)
+            lm_store_unpin(rt->store, o->id);
+        if (o->units > 0)
+            send_small(rt, lm_oid_owner(o->id), LM_MSG_DEC_REF, o->id, o->units);
+    } else if (o->in_store) {
         if (o->node == rt->node_id) {
             if (o->pinned)
                 lm_store_unpin(rt->store, o->id);
@@ -69,22 +98,24 @@ static void obj_free(lm_rt *rt, lm_obj *o)
                     lm_store_unpin(rt->store, o->id);
                 lm_store_delete(rt->store, o->id);
             }
-            lm_small_msg m = {.oid = o->id};
-            lm_wbuf w;
-            lm_wbuf_init(&w, 40);
-            lm_msg_encode_small(&w, LM_MSG_FREE, &m);
-            lm_send_wbuf(rt, o->holder, &w);
+            send_small(rt, o->holder, LM_MSG_FREE, o->id, 0);
         }
     }
+    free(o->subs);
     free(o->data);
     free(o);
+    if (has_inner) {
+        lm_obj *in = lm_obj_find(rt, inner);
+        if (in)
+            lm_obj_unref(rt, in);
+    }
 }
 
 void lm_obj_unref(lm_rt *rt, lm_obj *o)
 {
     if (--o->refs > 0)
         return;
-    if (o->state == LM_OBJ_PENDING)
+    if (o->state == LM_OBJ_PENDING && !lm_obj_borrowed(rt, o))
         return; /* orphan: freed when its value arrives */
     obj_free(rt, o);
 }
@@ -100,6 +131,8 @@ static void finish(lm_rt *rt, lm_obj *o)
         free(d);
         d = n;
     }
+    if (o->nsubs)
+        lm_obj_publish(rt, o);
     if (rt->ready_waiters)
         pthread_cond_broadcast(&rt->ready_cv);
     if (o->refs <= 0)
@@ -144,6 +177,9 @@ void lm_obj_complete(lm_rt *rt, lm_obj *o, const lm_wval *v)
         if (o->size)
             memcpy(o->data, v->data, o->size);
         ((char *)o->data)[o->size] = '\0';
+        lm_oid inner;
+        if (inner_ref(o, &inner))
+            lm_ref_import(rt, inner); /* the value holds the unit its sender exported */
         break;
     }
     finish(rt, o);
@@ -165,11 +201,8 @@ lm_obj *lm_obj_lookup_ref(lm_rt *rt, lumen_ref ref, lumen_status *st)
         return NULL;
     }
     int owner = lm_oid_owner(id);
-    if (owner != rt->rank) {
-        *st = lm_error(LUMEN_ERR_INVALID_REF,
-                       "reference %s is owned by rank %d; references are used on the rank that "
-                       "created them (pass it to a task as an argument instead)",
-                       hex, owner);
+    if (owner < 0 || owner >= rt->size) {
+        *st = lm_error(LUMEN_ERR_INVALID_REF, "reference %s names rank %d, not in this job", hex, owner);
         return NULL;
     }
     if (lm_oid_epoch(id) != rt->epoch) {
@@ -178,7 +211,8 @@ lm_obj *lm_obj_lookup_ref(lm_rt *rt, lumen_ref ref, lumen_status *st)
     }
     lm_obj *o = lm_obj_find(rt, id);
     if (!o || o->refs <= 0) {
-        *st = lm_error(LUMEN_ERR_INVALID_REF, "reference %s is unknown or already released", hex);
+        *st = lm_error(LUMEN_ERR_INVALID_REF, "reference %s is unknown on rank %d or already released", hex,
+                       rt->rank);
         return NULL;
     }
     *st = LUMEN_OK;
@@ -200,3 +234,29 @@ void lumen_ref_hex(lumen_ref ref, char out[33])
     snprintf(out, 33, "%016llx%016llx", (unsigned long long)ref.opaque_[0],
              (unsigned long long)ref.opaque_[1]);
 }
+
+void lm_obj_wval(lm_rt *rt, lm_obj *o, lm_wval *v)
+{
+    (void)rt;
+    memset(v, 0, sizeof *v);
+    if (o->state == LM_OBJ_ERROR) {
+        v->kind = LM_VAL_ERROR;
+        v->type = o->type;
+        v->data = o->data ? o->data : "";
+        v->size = strlen(v->data);
+    } else if (o->in_store) {
+        v->kind = LM_VAL_STORE;
+        v->type = o->type;
+        v->oid = o->id;
+        v->node = o->node;
+        v->holder = o->holder;
+        v->size = o->size;
+    } else {
+        v->kind = LM_VAL_INLINE;
+        v->type = o->type == LUMEN_TYPE_NONE ? LUMEN_TYPE_BYTES : o->type; /* empty reads as 0 bytes */
+        v->data = o->data;
+        v->size = o->size;
+    }
+}
+
+int lm_obj_inner_ref(const lm_obj *o, lm_oid *inner) { return inner_ref(o, inner); }

@@ -152,6 +152,10 @@ static uint64_t deadline_of(int64_t timeout_ms)
 static void fill_value(lumen_value *out, uint8_t type, const void *data, size_t size)
 {
     memset(out, 0, sizeof *out);
+    if (type == LUMEN_TYPE_REF && size == 16) {
+        memcpy(&out->ref.opaque_[0], data, 8);
+        memcpy(&out->ref.opaque_[1], (const char *)data + 8, 8);
+    }
     out->type = (lumen_type)type;
     out->data = data;
     out->size = size;
@@ -163,15 +167,50 @@ static void fill_value(lumen_value *out, uint8_t type, const void *data, size_t 
         memcpy(&out->f64, data, 8);
 }
 
-/* Make a store object readable here and pin it once for this rank. Called
- * with rt->lock held; may drop it while copying from another node. */
-static lumen_status pin_local(lm_rt *rt, lm_obj *o, lm_oid id)
+/* A borrowed object held by another node: copy it into private memory
+ * (the owner decides its lifetime, so it does not enter this node's store). */
+static lumen_status fetch_private(lm_rt *rt, lm_obj **op, lm_oid id)
 {
-    if (o->pinned)
+    lm_obj *o = *op;
+    void *buf = malloc(o->size ? o->size : 1);
+    if (!buf)
+        return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for a %zu-byte copy", o->size);
+    o->fetching = 1;
+    int holder = o->holder;
+    size_t size = o->size;
+    pthread_mutex_unlock(&rt->lock);
+    lumen_status st = lm_fetch_into(rt, holder, id, buf, size);
+    pthread_mutex_lock(&rt->lock);
+    *op = o = lm_obj_find(rt, id); /* it may have been released meanwhile */
+    if (o) {
+        o->fetching = 0;
+        if (st == LUMEN_OK) {
+            free(o->data);
+            o->data = buf;
+            o->fetched = 1;
+            buf = NULL;
+        }
+    } else if (st == LUMEN_OK) {
+        st = lm_error(LUMEN_ERR_INVALID_REF, "reference released during the get");
+    }
+    pthread_cond_broadcast(&rt->ready_cv);
+    free(buf);
+    return st;
+}
+
+/* Make a store object readable here and pin it once for this rank. Called
+ * with rt->lock held; may drop it while copying from another node, so *op
+ * is looked up again (NULL if released meanwhile). */
+static lumen_status pin_local(lm_rt *rt, lm_obj **op, lm_oid id)
+{
+    lm_obj *o = *op;
+    if (o->pinned || o->fetched)
         return LUMEN_OK;
     const void *p;
     size_t size;
     uint8_t type;
+    if (o->node != rt->node_id && lm_obj_borrowed(rt, o))
+        return fetch_private(rt, op, id);
     if (o->node != rt->node_id && !o->local_copy) {
         void *dst;
         lumen_status st = lm_store_create_object(rt->store, id, o->size, o->type, &dst);
@@ -183,12 +222,15 @@ static lumen_status pin_local(lm_rt *rt, lm_obj *o, lm_oid id)
         pthread_mutex_unlock(&rt->lock);
         st = lm_fetch_into(rt, holder, id, dst, osize);
         pthread_mutex_lock(&rt->lock);
-        o->fetching = 0;
+        *op = o = lm_obj_find(rt, id); /* it may have been released meanwhile */
         pthread_cond_broadcast(&rt->ready_cv);
-        if (st != LUMEN_OK) {
+        if (st != LUMEN_OK || !o) {
             lm_store_abort(rt->store, id);
-            return st;
+            if (o)
+                o->fetching = 0;
+            return st != LUMEN_OK ? st : lm_error(LUMEN_ERR_INVALID_REF, "reference released during the get");
         }
+        o->fetching = 0;
         lm_store_seal(rt->store, id);
         o->local_copy = 1;
     }
@@ -218,6 +260,7 @@ lumen_status lumen_get(lumen_ref ref, int64_t timeout_ms, lumen_value *out)
         }
         if (o->state != LM_OBJ_PENDING && !o->fetching)
             break;
+        lm_obj_need_value(rt, o);
         pthread_mutex_unlock(&rt->lock);
         if (timeout_ms == 0)
             return lm_error(LUMEN_ERR_TIMEOUT, "object not ready");
@@ -230,12 +273,15 @@ lumen_status lumen_get(lumen_ref ref, int64_t timeout_ms, lumen_value *out)
         o = lm_obj_lookup_ref(rt, ref, &st);
     }
     if (o->state == LM_OBJ_ERROR) {
-        st = lm_error_str(o->type == 1 ? LUMEN_ERR_TASK_CANCELLED : LUMEN_ERR_TASK_FAILED,
+        /* error kinds: 0 failed, 1 cancelled, 2 unknown function */
+        static const lumen_status kinds[] = {LUMEN_ERR_TASK_FAILED, LUMEN_ERR_TASK_CANCELLED,
+                                             LUMEN_ERR_UNKNOWN_FUNCTION};
+        st = lm_error_str(o->type < 3 ? kinds[o->type] : LUMEN_ERR_TASK_FAILED,
                           o->data ? o->data : "task failed");
     } else if (o->in_store) {
-        st = pin_local(rt, o, id);
+        st = pin_local(rt, &o, id);
         if (st == LUMEN_OK)
-            fill_value(out, o->type, o->pin_ptr, o->size);
+            fill_value(out, o->type, o->fetched ? o->data : o->pin_ptr, o->size);
     } else {
         fill_value(out, o->type, o->data, o->size);
         st = LUMEN_OK;
@@ -336,7 +382,9 @@ lumen_status lumen_wait(const lumen_ref *refs, size_t n, size_t num_returns, int
     lumen_status st = LUMEN_OK;
     pthread_mutex_lock(&rt->lock);
     for (size_t i = 0; i < n && st == LUMEN_OK; i++) {
-        lm_obj_lookup_ref(rt, refs[i], &st);
+        lm_obj *o = lm_obj_lookup_ref(rt, refs[i], &st);
+        if (o)
+            lm_obj_need_value(rt, o);
         ids[i] = lm_oid_from_ref(refs[i]);
     }
     pthread_mutex_unlock(&rt->lock);

@@ -155,6 +155,14 @@ void lm_deliver(void *arg, int src, void *buf, size_t len)
         free(m);
         break;
     }
+    case LM_MSG_VALUE: {
+        lm_value_msg m;
+        if (lm_msg_decode_value(buf, len, &m) == LUMEN_OK)
+            lm_handle_value(rt, &m);
+        else
+            bad_message(rt, src, "value");
+        break;
+    }
     case LM_MSG_FETCH: {
         lm_fetch_msg m;
         if (lm_msg_decode_fetch(buf, len, &m) == LUMEN_OK)
@@ -174,6 +182,12 @@ void lm_deliver(void *arg, int src, void *buf, size_t len)
         } else if (type == LM_MSG_FREE) {
             if (rt->store)
                 lm_store_delete(rt->store, m.oid);
+        } else if (type == LM_MSG_SUBSCRIBE) {
+            lm_handle_subscribe(rt, src, m.oid);
+        } else if (type == LM_MSG_ADD_REF) {
+            lm_handle_refcount(rt, m.oid, m.tag);
+        } else if (type == LM_MSG_DEC_REF) {
+            lm_handle_refcount(rt, m.oid, -m.tag);
         } else if (type == LM_MSG_CANCEL) {
             lm_handle_cancel(rt, m.oid);
         } else if (type == LM_MSG_STEAL) {

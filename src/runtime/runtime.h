@@ -10,7 +10,9 @@
  * the transport; any thread that waits takes the role itself if it is free.
  *
  * Locks, always taken in this order and never the reverse:
- *   progress_lock (trylock only) -> rt->lock -> rt->exec_lock / outbox_lock.
+ *   progress_lock -> rt->lock -> rt->exec_lock / outbox_lock.
+ * progress_lock is taken with trylock, except by a thread holding no other
+ * lock (fetch.c posts a receive that way).
  * Nothing calls lm_progress() while holding rt->lock.
  */
 #ifndef LUMEN_RUNTIME_H
@@ -76,6 +78,14 @@ typedef struct lm_obj {
     const void *pin_ptr;
     struct lm_task_rec *producer; /* pending task producing it */
     lm_dep *deps;       /* tasks waiting for it */
+    /* borrowed (owner is another rank): units of the owner's count this
+     * rank holds, and whether the value was asked for */
+    int units;
+    uint8_t subscribed;
+    uint8_t fetched;    /* borrowed from another node: data is a private copy */
+    /* owned: ranks to send the value to when it completes */
+    int *subs;
+    int nsubs;
 } lm_obj;
 
 /* ---- tasks submitted by this rank (submit.c) --------------------------- */
@@ -94,6 +104,7 @@ typedef struct lm_task_rec {
     int target;          /* rank it was sent to, -1 before dispatch */
     int cancelled;
     int done;
+    int nested;          /* submitted from inside a running task */
 } lm_task_rec;
 
 /* ---- tasks to run on this rank (executor.c) ---------------------------- */
@@ -112,8 +123,10 @@ struct lumen_task_ctx {
     size_t argn[LUMEN_MAX_ARGS];
     void *argfree[LUMEN_MAX_ARGS];    /* fetched copies to free */
     uint8_t argpinned[LUMEN_MAX_ARGS];
+    uint8_t argref[LUMEN_MAX_ARGS];   /* REF-typed argument imported here */
     lm_wval rets[LUMEN_MAX_RETURNS];  /* results being built */
     void *retfree[LUMEN_MAX_RETURNS];
+    uint8_t retref[LUMEN_MAX_RETURNS]; /* slot holds a reference: a local hold until sent */
     char error[512];
 };
 
@@ -194,6 +207,11 @@ typedef struct lm_rt {
 
 extern lm_rt *lm_g; /* the runtime of this process, NULL when not initialised */
 
+static inline int lm_obj_borrowed(const struct lm_rt *rt, const lm_obj *o)
+{
+    return lm_oid_owner(o->id) != rt->rank;
+}
+
 /* time */
 uint64_t lm_now_ns(void);
 
@@ -219,8 +237,25 @@ void lm_obj_unref(lm_rt *rt, lm_obj *o);            /* frees at 0 */
 /* complete an object from a wire value; wakes waiters, resolves dependents */
 void lm_obj_complete(lm_rt *rt, lm_obj *o, const lm_wval *v);
 void lm_obj_fail(lm_rt *rt, lm_obj *o, const char *msg);
+/* the value of a settled object as it travels in a message */
+void lm_obj_wval(lm_rt *rt, lm_obj *o, lm_wval *v);
+/* 1 and *inner set when the value is a reference (lumen_return_ref) */
+int lm_obj_inner_ref(const lm_obj *o, lm_oid *inner);
 /* validate a user's ref: returns the entry or NULL with the error set */
 lm_obj *lm_obj_lookup_ref(lm_rt *rt, lumen_ref ref, lumen_status *st);
+
+/* borrow.c: references crossing ranks (Ray's borrower protocol). A rank
+ * that sends a reference in a message first exports it (one more unit at the
+ * owner: a local increment there, or ADD_REF from elsewhere, which per-pair
+ * FIFO orders before the sender's own later DEC_REF); the receiver imports
+ * it (a borrowed entry holding that unit). rt->lock held. */
+void lm_ref_export(lm_rt *rt, lm_oid id);
+lm_obj *lm_ref_import(lm_rt *rt, lm_oid id);
+void lm_obj_need_value(lm_rt *rt, lm_obj *o);        /* borrowed: subscribe once */
+void lm_obj_publish(lm_rt *rt, lm_obj *o);           /* owned: answer subscribers */
+void lm_handle_subscribe(lm_rt *rt, int src, lm_oid id);
+void lm_handle_value(lm_rt *rt, const lm_value_msg *m);
+void lm_handle_refcount(lm_rt *rt, lm_oid id, int delta);
 
 /* fetch.c: copy an object held by another node (called without rt->lock) */
 lumen_status lm_fetch_into(lm_rt *rt, int holder, lm_oid oid, void *dst, size_t size);
@@ -234,7 +269,7 @@ void lm_dispatch_pending(lm_rt *rt);                /* rt->lock held */
 
 /* sched.c (rt->lock held) */
 int lm_sched_feasible(lm_rt *rt, const double *demand, char *why, size_t whylen);
-int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node);
+int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node, int ignore_cap);
 lumen_status lm_parse_resources(lm_rt *rt, const char *spec, double *demand, int create);
 
 /* executor.c */

@@ -19,6 +19,8 @@
 #include "runtime/registry.h"
 #include "runtime/runtime.h"
 
+extern _Thread_local lumen_task_ctx *lm_tls_ctx;
+
 static size_t tbucket(lm_oid id) { return (size_t)(id.lo * 0x9e3779b97f4a7c15ull >> 40) % LM_TASK_BUCKETS; }
 
 static lm_task_rec *task_find(lm_rt *rt, lm_oid id)
@@ -96,8 +98,11 @@ static void fail_for_dependency(lm_rt *rt, lm_task_rec *t, lm_obj *dep)
 void lm_task_dep_ready(lm_rt *rt, lm_task_rec *t, lm_obj *dep)
 {
     t->ndeps--;
-    if (t->done)
+    if (t->done) {
+        if (t->ndeps == 0)
+            task_free(rt, t); /* failed or cancelled earlier: nothing holds it now */
         return;
+    }
     if (dep->state == LM_OBJ_ERROR && !t->cancelled)
         fail_for_dependency(rt, t, dep);
     if (t->done || t->cancelled) {
@@ -155,20 +160,10 @@ static void encode_task(lm_rt *rt, lm_task_rec *t, lm_wbuf *w)
         case LUMEN_TYPE_BYTES: v->data = a->u.bytes.data; v->size = a->u.bytes.size; break;
         case LUMEN_TYPE_REF: {
             lm_obj *o = lm_obj_find(rt, lm_oid_from_ref(a->u.ref));
-            v->type = o->type;
-            if (o->in_store) {
-                v->kind = LM_VAL_STORE;
-                v->oid = o->id;
-                v->node = o->node;
-                v->holder = o->holder;
-                v->size = o->size;
-            } else {
-                v->data = o->data;
-                v->size = o->size;
-                if (o->type == LUMEN_TYPE_NONE) {
-                    v->type = LUMEN_TYPE_BYTES; /* an empty value reads as 0 bytes */
-                }
-            }
+            lm_obj_wval(rt, o, v);
+            lm_oid inner;
+            if (lm_obj_inner_ref(o, &inner))
+                lm_ref_export(rt, inner); /* the executor imports it when the task starts */
             break;
         }
         default: break;
@@ -181,28 +176,43 @@ static void encode_task(lm_rt *rt, lm_task_rec *t, lm_wbuf *w)
 
 void lm_dispatch_pending(lm_rt *rt)
 {
-    while (rt->dispatch_head && !atomic_load(&rt->stop_threads)) {
-        lm_task_rec *t = rt->dispatch_head;
+    lm_task_rec *prev = NULL, *next;
+    int capped = 0; /* a top-level task found every rank at its limit */
+    for (lm_task_rec *t = rt->dispatch_head; t && !atomic_load(&rt->stop_threads); t = next) {
+        next = t->qnext;
+        int target = -1;
+        if (!t->cancelled && !t->done) {
+            /* tasks submitted from inside a task skip the in-flight cap: their
+             * parents may be the very tasks that fill it, blocked on them */
+            if (capped && !t->nested) {
+                prev = t;
+                continue;
+            }
+            target = lm_sched_pick(rt, t->demand, preferred_node(rt, t), t->nested);
+            if (target < 0) {
+                capped |= !t->nested;
+                prev = t;
+                continue;
+            }
+        }
+        /* unlink t */
+        if (prev)
+            prev->qnext = next;
+        else
+            rt->dispatch_head = next;
+        if (rt->dispatch_tail == t)
+            rt->dispatch_tail = prev;
         if (t->cancelled || t->done) {
-            rt->dispatch_head = t->qnext;
-            if (!rt->dispatch_head)
-                rt->dispatch_tail = NULL;
             if (t->ndeps == 0)
                 task_free(rt, t);
             continue;
         }
-        int target = lm_sched_pick(rt, t->demand, preferred_node(rt, t));
-        if (target < 0)
-            return; /* every fitting rank is at its in-flight limit */
-        rt->dispatch_head = t->qnext;
-        if (!rt->dispatch_head)
-            rt->dispatch_tail = NULL;
         lm_wbuf w;
         encode_task(rt, t, &w);
-        if (w.oom) {
+        if (w.oom || w.len > INT32_MAX) {
             lm_wbuf_free(&w);
             t->done = 1;
-            fail_returns(rt, t, "out of memory encoding the task", 0);
+            fail_returns(rt, t, w.oom ? "out of memory encoding the task" : "task message over 2 GiB", 0);
             task_free(rt, t);
             continue;
         }
@@ -326,10 +336,25 @@ lumen_status lumen_remote(const char *fn, const lumen_arg *args, size_t nargs,
     lm_task_rec *t = calloc(1, sizeof *t);
     if (!t)
         return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for a task");
+    /* large byte arguments go through the store (as Ray does), so task
+     * messages stay small and a node reads them without a copy */
+    lumen_arg local[LUMEN_MAX_ARGS];
+    lumen_ref autoput[LUMEN_MAX_ARGS];
+    int nauto = 0;
     lumen_status st = read_options(rt, opts, t);
+    for (size_t i = 0; i < nargs && st == LUMEN_OK; i++) {
+        local[i] = args[i];
+        if (args[i].type != LUMEN_TYPE_BYTES || args[i].u.bytes.size <= rt->inline_threshold)
+            continue;
+        st = lumen_put(args[i].u.bytes.data, args[i].u.bytes.size, &autoput[nauto]);
+        if (st == LUMEN_OK)
+            local[i] = lumen_arg_ref(autoput[nauto++]);
+    }
     if (st == LUMEN_OK)
-        st = copy_args(t, args, nargs);
+        st = copy_args(t, local, nargs);
     if (st != LUMEN_OK) {
+        for (int i = 0; i < nauto; i++)
+            lumen_ref_release(autoput[i]);
         free(t->argbuf);
         free(t);
         return st;
@@ -338,7 +363,7 @@ lumen_status lumen_remote(const char *fn, const lumen_arg *args, size_t nargs,
         returns[i] = LUMEN_REF_NIL;
     strcpy(t->fn, fn);
     t->target = -1;
-
+    t->nested = lm_tls_ctx != NULL;
     pthread_mutex_lock(&rt->lock);
     /* every reference argument must be live and ours */
     for (int i = 0; i < t->nargs; i++) {
@@ -346,14 +371,20 @@ lumen_status lumen_remote(const char *fn, const lumen_arg *args, size_t nargs,
             continue;
         if (!lm_obj_lookup_ref(rt, t->args[i].u.ref, &st)) {
             pthread_mutex_unlock(&rt->lock);
+            char msg[512];
+            snprintf(msg, sizeof msg, "argument %d: %s", i, lumen_last_error());
+            for (int k = 0; k < nauto; k++)
+                lumen_ref_release(autoput[k]);
             free(t->argbuf);
             free(t);
-            return lm_error(st, "argument %d: %s", i, lumen_last_error());
+            return lm_error(st, "%s", msg);
         }
     }
     char why[256];
     if (!lm_sched_feasible(rt, t->demand, why, sizeof why)) {
         pthread_mutex_unlock(&rt->lock);
+        for (int k = 0; k < nauto; k++)
+            lumen_ref_release(autoput[k]);
         free(t->argbuf);
         free(t);
         return lm_error(LUMEN_ERR_INFEASIBLE, "task '%s' is infeasible: %s", fn, why);
@@ -384,6 +415,7 @@ lumen_status lumen_remote(const char *fn, const lumen_arg *args, size_t nargs,
         lm_obj *o = lm_obj_find(rt, lm_oid_from_ref(t->args[i].u.ref));
         o->refs++; /* held until the task is done */
         if (o->state == LM_OBJ_PENDING) {
+            lm_obj_need_value(rt, o); /* borrowed: ask the owner */
             lm_dep *d = malloc(sizeof *d);
             if (d) {
                 d->task = t;
@@ -404,7 +436,7 @@ lumen_status lumen_remote(const char *fn, const lumen_arg *args, size_t nargs,
         snprintf(msg, sizeof msg, "unknown remote function '%s' (submitted on rank %d)", fn, rt->rank);
         if (!t->done) {
             t->done = 1;
-            fail_returns(rt, t, msg, 0);
+            fail_returns(rt, t, msg, 2);
             if (t->ndeps == 0)
                 task_free(rt, t);
         }
@@ -413,6 +445,8 @@ lumen_status lumen_remote(const char *fn, const lumen_arg *args, size_t nargs,
         lm_dispatch_pending(rt);
     }
     pthread_mutex_unlock(&rt->lock);
+    for (int i = 0; i < nauto; i++)
+        lumen_ref_release(autoput[i]); /* the task's own hold keeps them */
     lm_progress(rt);
     return LUMEN_OK;
 }

@@ -105,6 +105,17 @@ void lm_ctx_drop_return(lumen_task_ctx *c, int i)
         else
             lm_store_delete(c->rt->store, v->oid);
     }
+    if (c->retref[i]) {
+        lm_oid id;
+        memcpy(&id.hi, v->data, 8);
+        memcpy(&id.lo, (const char *)v->data + 8, 8);
+        pthread_mutex_lock(&c->rt->lock);
+        lm_obj *o = lm_obj_find(c->rt, id);
+        if (o)
+            lm_obj_unref(c->rt, o);
+        pthread_mutex_unlock(&c->rt->lock);
+        c->retref[i] = 0;
+    }
     free(c->retfree[i]);
     c->retfree[i] = NULL;
     memset(v, 0, sizeof *v);
@@ -129,7 +140,8 @@ static lumen_status reserve(lumen_task_ctx *c, size_t i, uint8_t type, size_t si
     lm_wval *v = &c->rets[i];
     v->type = type;
     v->size = size;
-    if (size <= c->rt->inline_threshold || type == LUMEN_TYPE_I64 || type == LUMEN_TYPE_F64) {
+    if (size <= c->rt->inline_threshold || type == LUMEN_TYPE_I64 || type == LUMEN_TYPE_F64 ||
+        type == LUMEN_TYPE_REF) {
         c->retfree[i] = malloc(size ? size : 1);
         if (!c->retfree[i])
             return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for a %zu-byte result", size);
@@ -182,6 +194,36 @@ lumen_status lumen_return_str(lumen_task_ctx *c, size_t i, const char *s)
     if (!s)
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_return_str: NULL string");
     return put_copy(c, i, LUMEN_TYPE_STR, s, strlen(s) + 1);
+}
+
+lumen_status lumen_return_ref(lumen_task_ctx *c, size_t i, lumen_ref ref)
+{
+    CTX_CHECK(c);
+    lumen_status st = put_copy(c, i, LUMEN_TYPE_REF, ref.opaque_, 16);
+    if (st != LUMEN_OK)
+        return st;
+    /* hold it here (the task may release its own handle before returning);
+     * exported to the owner when the task succeeds (executor.c) */
+    pthread_mutex_lock(&c->rt->lock);
+    lm_obj *o = lm_obj_lookup_ref(c->rt, ref, &st);
+    if (o) {
+        o->refs++;
+        c->retref[i] = 1;
+    }
+    pthread_mutex_unlock(&c->rt->lock);
+    if (!o)
+        lm_ctx_drop_return(c, (int)i);
+    return st;
+}
+
+lumen_status lumen_arg_get_ref(const lumen_task_ctx *c, size_t i, lumen_ref *out)
+{
+    lumen_status st = arg_check(c, i, LUMEN_TYPE_REF);
+    if (st == LUMEN_OK && !out)
+        st = lm_error(LUMEN_ERR_INVALID_ARG, "out is NULL");
+    if (st == LUMEN_OK)
+        memcpy(out->opaque_, c->argp[i], 16);
+    return st;
 }
 
 lumen_status lumen_return_alloc(lumen_task_ctx *c, size_t i, size_t size, void **data)

@@ -52,7 +52,7 @@ int lm_sched_feasible(lm_rt *rt, const double *demand, char *why, size_t whylen)
     return 0;
 }
 
-int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node)
+int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node, int ignore_cap)
 {
     int best = -1;
     double best_load = 0;
@@ -62,7 +62,7 @@ int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node)
         if (!fits(tot, demand, rt->nres))
             continue;
         double cpus = tot[0] < 1 ? 1 : tot[0];
-        if (rt->inflight[r] >= rt->max_inflight * (int)ceil(cpus))
+        if (!ignore_cap && rt->inflight[r] >= rt->max_inflight * (int)ceil(cpus))
             continue;
         double load = rt->inflight[r] / cpus;
         /* the submitting rank's own threads compete with its executors for
@@ -70,7 +70,8 @@ int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node)
          * to an idle peer, while a batch still fills every rank */
         if (r == rt->rank && rt->size > 1)
             load += 0.5;
-        /* locality: a rank on the node holding the data counts as one task lighter */
+        /* locality: a rank on the node holding the data counts one task per
+         * CPU lighter */
         if (prefer_node >= 0 && rt->node_of[r] == prefer_node)
             load -= 1.0;
         if (best < 0 || load < best_load - EPS) {

@@ -63,7 +63,7 @@ static void r_val(lm_rbuf *r, lm_wval *v)
     memset(v, 0, sizeof *v);
     v->kind = lm_r_u8(r);
     v->type = lm_r_u8(r);
-    if (v->type > LUMEN_TYPE_STR)
+    if (v->type > LUMEN_TYPE_REF)
         r->ok = 0;
     switch (v->kind) {
     case LM_VAL_NONE:
@@ -78,13 +78,15 @@ static void r_val(lm_rbuf *r, lm_wval *v)
         if (r->ok && v->kind == LM_VAL_INLINE && (v->type == LUMEN_TYPE_I64 || v->type == LUMEN_TYPE_F64) &&
             v->size != 8)
             r->ok = 0;
+        if (r->ok && v->kind == LM_VAL_INLINE && v->type == LUMEN_TYPE_REF && v->size != 16)
+            r->ok = 0;
         break;
     case LM_VAL_STORE:
         v->oid = r_oid(r);
         v->size = lm_r_u64(r);
         v->node = (int32_t)lm_r_u32(r);
         v->holder = (int32_t)lm_r_u32(r);
-        if (v->node < 0 || v->holder < 0)
+        if (v->node < 0 || v->holder < 0 || v->type == LUMEN_TYPE_REF)
             r->ok = 0;
         break;
     default:
@@ -235,11 +237,30 @@ void lm_msg_encode_small(lm_wbuf *w, lm_msg_type type, const lm_small_msg *m)
 lumen_status lm_msg_decode_small(const void *buf, size_t len, lm_msg_type type, lm_small_msg *m)
 {
     lm_rbuf r;
-    if (type == LM_MSG_TASK || type == LM_MSG_DONE || type == LM_MSG_FETCH ||
+    if (type == LM_MSG_TASK || type == LM_MSG_DONE || type == LM_MSG_FETCH || type == LM_MSG_VALUE ||
         !open_msg(&r, buf, len, type))
         return LUMEN_ERR_PROTOCOL;
     m->oid = r_oid(&r);
     m->tag = (int32_t)lm_r_u32(&r);
     m->text = lm_r_strref(&r, &m->text_len);
+    return r.ok && r.pos == r.len ? LUMEN_OK : LUMEN_ERR_PROTOCOL;
+}
+
+void lm_msg_encode_value(lm_wbuf *w, const lm_value_msg *m)
+{
+    size_t s;
+    begin(w, LM_MSG_VALUE, &s);
+    w_oid(w, m->oid);
+    w_val(w, &m->val);
+    end(w, s);
+}
+
+lumen_status lm_msg_decode_value(const void *buf, size_t len, lm_value_msg *m)
+{
+    lm_rbuf r;
+    if (!open_msg(&r, buf, len, LM_MSG_VALUE))
+        return LUMEN_ERR_PROTOCOL;
+    m->oid = r_oid(&r);
+    r_val(&r, &m->val);
     return r.ok && r.pos == r.len ? LUMEN_OK : LUMEN_ERR_PROTOCOL;
 }

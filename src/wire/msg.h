@@ -32,7 +32,11 @@ typedef enum lm_msg_type {
     LM_MSG_CANCEL = 6,    /* owner -> executor: drop task if not started */
     LM_MSG_STEAL = 7,     /* idle rank -> busy rank: give me queued work */
     LM_MSG_SHUTDOWN = 8,  /* driver -> all: the job ends */
-    LM_MSG_TYPE_MAX = 8
+    LM_MSG_SUBSCRIBE = 9, /* borrower -> owner: send me the value when ready */
+    LM_MSG_VALUE = 10,    /* owner -> borrower: the value (or error) of an object */
+    LM_MSG_ADD_REF = 11,  /* holder -> owner: tag more references now exist */
+    LM_MSG_DEC_REF = 12,  /* borrower -> owner: tag references are gone */
+    LM_MSG_TYPE_MAX = 12
 } lm_msg_type;
 
 /* How a value travels: inline bytes, a location in a node store, or an error. */
@@ -82,7 +86,12 @@ typedef struct lm_fetch_msg {
     uint64_t size;
 } lm_fetch_msg;
 
-typedef struct lm_small_msg { /* FETCH_ERR, FREE, CANCEL, STEAL, SHUTDOWN */
+typedef struct lm_value_msg {
+    lm_oid oid;
+    lm_wval val;
+} lm_value_msg;
+
+typedef struct lm_small_msg { /* every other type */
     lm_oid oid;
     int32_t tag;
     const char *text;
@@ -94,12 +103,14 @@ void lm_msg_encode_task(lm_wbuf *w, const lm_task_msg *m);
 void lm_msg_encode_done(lm_wbuf *w, const lm_done_msg *m);
 void lm_msg_encode_fetch(lm_wbuf *w, const lm_fetch_msg *m);
 void lm_msg_encode_small(lm_wbuf *w, lm_msg_type type, const lm_small_msg *m);
+void lm_msg_encode_value(lm_wbuf *w, const lm_value_msg *m);
 
 /* Check the header; return the type, or LUMEN_ERR_PROTOCOL (negative). */
 int lm_msg_peek_type(const void *buf, size_t len);
 lumen_status lm_msg_decode_task(const void *buf, size_t len, lm_task_msg *m);
 lumen_status lm_msg_decode_done(const void *buf, size_t len, lm_done_msg *m);
 lumen_status lm_msg_decode_fetch(const void *buf, size_t len, lm_fetch_msg *m);
+lumen_status lm_msg_decode_value(const void *buf, size_t len, lm_value_msg *m);
 lumen_status lm_msg_decode_small(const void *buf, size_t len, lm_msg_type type, lm_small_msg *m);
 
 #endif

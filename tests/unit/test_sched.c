@@ -73,7 +73,7 @@ static void test_feasible(void)
     CHECK(lm_sched_feasible(rt, d, why, sizeof why));
     d[1] = 2;
     CHECK(lm_sched_feasible(rt, d, why, sizeof why));
-    CHECK(lm_sched_pick(rt, d, -1) == 3); /* only rank 3 fits */
+    CHECK(lm_sched_pick(rt, d, -1, 0) == 3); /* only rank 3 fits */
     d[1] = 3;
     CHECK(!lm_sched_feasible(rt, d, why, sizeof why));
     CHECK(strstr(why, "GPU=3") && strstr(why, "offers 2"));
@@ -81,7 +81,7 @@ static void test_feasible(void)
     d[0] = 1.5;
     CHECK(!lm_sched_feasible(rt, d, why, sizeof why));
     CHECK(strstr(why, "CPU"));
-    CHECK(lm_sched_pick(rt, d, -1) == -1);
+    CHECK(lm_sched_pick(rt, d, -1, 0) == -1);
     free_cluster(rt);
 }
 
@@ -92,7 +92,7 @@ static void test_pick(void)
     /* round robin among equally loaded ranks */
     int seen[4] = {0};
     for (int i = 0; i < 4; i++) {
-        int r = lm_sched_pick(rt, d, -1);
+        int r = lm_sched_pick(rt, d, -1, 0);
         CHECK(r >= 0);
         seen[r]++;
         rt->inflight[r]++;
@@ -103,30 +103,30 @@ static void test_pick(void)
     rt->inflight[1] = 3;
     rt->inflight[2] = 0;
     rt->inflight[3] = 2;
-    CHECK(lm_sched_pick(rt, d, -1) == 2);
+    CHECK(lm_sched_pick(rt, d, -1, 0) == 2);
     /* locality: node 1 holds ranks 2 and 3; a tie at load goes to the data */
     rt->inflight[0] = 1;
     rt->inflight[1] = 1;
     rt->inflight[2] = 1;
     rt->inflight[3] = 1;
-    int r = lm_sched_pick(rt, d, 1);
+    int r = lm_sched_pick(rt, d, 1, 0);
     CHECK(r == 2 || r == 3);
     /* ...but not when the data's node is much busier */
     rt->inflight[2] = 4;
     rt->inflight[3] = 4;
     rt->inflight[0] = 0;
-    r = lm_sched_pick(rt, d, 1);
+    r = lm_sched_pick(rt, d, 1, 0);
     CHECK(r == 0 || r == 1);
     /* cap: every rank at max_inflight per CPU -> wait at the submitter */
     for (int i = 0; i < 4; i++)
         rt->inflight[i] = rt->max_inflight;
-    CHECK(lm_sched_pick(rt, d, -1) == -1);
+    CHECK(lm_sched_pick(rt, d, -1, 0) == -1);
     rt->inflight[1]--;
-    CHECK(lm_sched_pick(rt, d, -1) == 1);
+    CHECK(lm_sched_pick(rt, d, -1, 0) == 1);
     /* zero-CPU tasks still respect the cap */
     double z[LM_MAX_RES] = {0};
     rt->inflight[1]++;
-    CHECK(lm_sched_pick(rt, z, -1) == -1);
+    CHECK(lm_sched_pick(rt, z, -1, 0) == -1);
     free_cluster(rt);
 }
 
