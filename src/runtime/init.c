@@ -238,7 +238,9 @@ static lumen_status start(MPI_Comm parent, int owns_mpi, const lumen_init_option
     MPI_TRY(MPI_Allreduce(&rt->rank, &rt->node_id, 1, MPI_INT, MPI_MIN, node_comm), "MPI_Allreduce(node)");
     rt->node_of = calloc((size_t)rt->size, sizeof(int));
     rt->inflight = calloc((size_t)rt->size, sizeof(int));
-    if (!rt->node_of || !rt->inflight) {
+    rt->sent_count = calloc((size_t)rt->size, sizeof(int64_t));
+    rt->recv_count = calloc((size_t)rt->size, sizeof(int64_t));
+    if (!rt->node_of || !rt->inflight || !rt->sent_count || !rt->recv_count) {
         st = lm_error(LUMEN_ERR_NO_MEMORY, "no memory");
         goto out;
     }
@@ -279,6 +281,8 @@ out:
             MPI_Comm_free(&rt->comm);
         free(rt->node_of);
         free(rt->inflight);
+        free(rt->sent_count);
+        free(rt->recv_count);
         free(rt->res_total);
         free(rt);
         if (owns_mpi)
@@ -343,9 +347,21 @@ static void drain_and_barrier(lm_rt *rt)
     int done = 0;
     MPI_Ibarrier(rt->comm, &req);
     while (!done) {
-        lm_progress(rt); /* late messages are read and dropped */
+        lm_progress(rt); /* still answering: a peer may wait on us */
         MPI_Test(&req, &done, MPI_STATUS_IGNORE);
     }
+    /* Everyone is here and nobody starts anything new. Stop answering, learn
+     * how many control messages each peer sent us, and read exactly those,
+     * so no message is left unmatched when the communicator goes. */
+    rt->closing = 1;
+    int64_t *expect = calloc((size_t)rt->size, sizeof *expect);
+    if (expect && MPI_Alltoall(rt->sent_count, 1, MPI_INT64_T, expect, 1, MPI_INT64_T, rt->comm) == MPI_SUCCESS) {
+        uint64_t give_up2 = lm_now_ns() + 5000000000ull;
+        for (int r = 0; r < rt->size; r++)
+            while (rt->recv_count[r] < expect[r] && lm_now_ns() < give_up2)
+                lm_progress(rt);
+    }
+    free(expect);
 }
 
 static void free_tables(lm_rt *rt)
@@ -412,6 +428,8 @@ lumen_status lumen_finalize(void)
     int owns = rt->owns_mpi;
     free(rt->node_of);
     free(rt->inflight);
+    free(rt->sent_count);
+    free(rt->recv_count);
     free(rt->res_total);
     free(rt);
     if (owns)

@@ -95,7 +95,9 @@ static int drain_outbox(lm_rt *rt)
     while (o) {
         lm_out *next = o->next;
         lumen_status st = rt->tp->ops->send_ctrl(rt->tp, o->dest, o->buf, o->len);
-        if (st != LUMEN_OK)
+        if (st == LUMEN_OK)
+            rt->sent_count[o->dest]++;
+        else
             fprintf(stderr, "lumen[%d]: send to rank %d failed: %s\n", rt->rank, o->dest,
                     lumen_last_error());
         free(o);
@@ -140,6 +142,12 @@ static void bad_message(lm_rt *rt, int src, const char *what)
 void lm_deliver(void *arg, int src, void *buf, size_t len)
 {
     lm_rt *rt = arg;
+    if (src >= 0 && src < rt->size)
+        rt->recv_count[src]++;
+    if (rt->closing) {
+        free(buf);
+        return;
+    }
     int type = lm_msg_peek_type(buf, len);
     switch (type) {
     case LM_MSG_TASK:

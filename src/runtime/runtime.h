@@ -199,6 +199,10 @@ typedef struct lm_rt {
     uint64_t last_steal_ns;
     int steal_outstanding;
 
+    /* control messages sent to / received from each rank (progress role) */
+    int64_t *sent_count, *recv_count;
+    int closing;             /* finalize: read and drop, answer nothing */
+
     /* lifecycle */
     atomic_int shutdown;     /* SHUTDOWN seen or sent */
     atomic_int stop_threads;
