@@ -295,8 +295,7 @@ static void *executor_main(void *arg)
     lm_rt *rt = arg;
     uint64_t last_work = lm_now_ns();
     int checked = 0; /* queue re-checked under exec_lock since the spin ended */
-    pthread_mutex_lock(&rt->exec_lock);
-    rt->idle_threads++;
+    pthread_mutex_lock(&rt->exec_lock); /* counted idle by spawn_locked */
     for (;;) {
         if (atomic_load(&rt->stop_threads))
             break;
@@ -358,8 +357,10 @@ static void spawn_locked(lm_rt *rt)
 {
     if (rt->nthreads >= rt->max_threads)
         return;
-    if (pthread_create(&rt->threads[rt->nthreads], NULL, executor_main, rt) == 0)
+    if (pthread_create(&rt->threads[rt->nthreads], NULL, executor_main, rt) == 0) {
         rt->nthreads++;
+        rt->idle_threads++; /* now, not when it first runs: later pushes must see it */
+    }
 }
 
 lumen_status lm_executor_start(lm_rt *rt)

@@ -194,6 +194,11 @@ void lm_obj_fail(lm_rt *rt, lm_obj *o, const char *msg)
 lm_obj *lm_obj_lookup_ref(lm_rt *rt, lumen_ref ref, lumen_status *st)
 {
     lm_oid id = lm_oid_from_ref(ref);
+    lm_obj *o = lm_obj_find(rt, id);
+    if (o && o->refs > 0) { /* the common case: no formatting */
+        *st = LUMEN_OK;
+        return o;
+    }
     char hex[33];
     lumen_ref_hex(ref, hex);
     if (id.lo == 0 || lm_oid_kind(id) != LM_OID_OBJECT) {
@@ -209,14 +214,9 @@ lm_obj *lm_obj_lookup_ref(lm_rt *rt, lumen_ref ref, lumen_status *st)
         *st = lm_error(LUMEN_ERR_INVALID_REF, "reference %s is from an earlier lumen session", hex);
         return NULL;
     }
-    lm_obj *o = lm_obj_find(rt, id);
-    if (!o || o->refs <= 0) {
-        *st = lm_error(LUMEN_ERR_INVALID_REF, "reference %s is unknown on rank %d or already released", hex,
-                       rt->rank);
-        return NULL;
-    }
-    *st = LUMEN_OK;
-    return o;
+    *st = lm_error(LUMEN_ERR_INVALID_REF, "reference %s is unknown on rank %d or already released", hex,
+                   rt->rank);
+    return NULL;
 }
 
 /* ---- public helpers on lumen_ref values -------------------------------- */

@@ -430,8 +430,8 @@ lumen_status lumen_ref_release(lumen_ref ref)
     if (o)
         lm_obj_unref(rt, o);
     pthread_mutex_unlock(&rt->lock);
-    if (o)
-        lm_progress(rt); /* push out a FREE */
+    if (o && atomic_load(&rt->outbox_n) > 0)
+        lm_progress(rt); /* push out a FREE or DEC_REF */
     return st;
 }
 

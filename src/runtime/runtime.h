@@ -273,7 +273,7 @@ void lm_dispatch_pending(lm_rt *rt);                /* rt->lock held */
 
 /* sched.c (rt->lock held) */
 int lm_sched_feasible(lm_rt *rt, const double *demand, char *why, size_t whylen);
-int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node, int ignore_cap);
+int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node, int nested);
 lumen_status lm_parse_resources(lm_rt *rt, const char *spec, double *demand, int create);
 
 /* executor.c */

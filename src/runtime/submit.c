@@ -182,8 +182,9 @@ void lm_dispatch_pending(lm_rt *rt)
         next = t->qnext;
         int target = -1;
         if (!t->cancelled && !t->done) {
-            /* tasks submitted from inside a task skip the in-flight cap: their
-             * parents may be the very tasks that fill it, blocked on them */
+            /* tasks submitted from inside a task have a larger in-flight cap
+             * (sched.c): their parents may be the very tasks that fill the
+             * normal one, blocked on them */
             if (capped && !t->nested) {
                 prev = t;
                 continue;

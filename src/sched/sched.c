@@ -52,7 +52,7 @@ int lm_sched_feasible(lm_rt *rt, const double *demand, char *why, size_t whylen)
     return 0;
 }
 
-int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node, int ignore_cap)
+int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node, int nested)
 {
     int best = -1;
     double best_load = 0;
@@ -62,7 +62,10 @@ int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node, int ignore_c
         if (!fits(tot, demand, rt->nres))
             continue;
         double cpus = tot[0] < 1 ? 1 : tot[0];
-        if (!ignore_cap && rt->inflight[r] >= rt->max_inflight * (int)ceil(cpus))
+        /* tasks submitted from inside a task get a cap 8 times larger: their
+         * parents, blocked on them, may be what fills the normal one */
+        int cap = rt->max_inflight * (int)ceil(cpus) * (nested ? 8 : 1);
+        if (rt->inflight[r] >= cap)
             continue;
         double load = rt->inflight[r] / cpus;
         /* the submitting rank's own threads compete with its executors for
