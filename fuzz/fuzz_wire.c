@@ -33,6 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int i = 0; i < dm.nret; i++)
             if (dm.rets[i].kind != LM_VAL_STORE && dm.rets[i].size)
                 (void)((volatile const uint8_t *)dm.rets[i].data)[dm.rets[i].size - 1];
+    } else if (t == LM_MSG_VALUE) {
+        lm_value_msg vm;
+        if (lm_msg_decode_value(buf, size, &vm) == LUMEN_OK && vm.val.kind != LM_VAL_STORE && vm.val.size)
+            (void)((volatile const uint8_t *)vm.val.data)[vm.val.size - 1];
     } else if (t == LM_MSG_FETCH) {
         (void)lm_msg_decode_fetch(buf, size, &fm);
     } else if (t > 0) {

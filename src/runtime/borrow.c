@@ -1,19 +1,24 @@
 /*
- * borrow.c - references that cross ranks: Ray's borrower protocol.
+ * borrow.c - references that cross ranks: Ray's borrower protocol, counted
+ * with weights (weighted reference counting, Bevan/Watson).
  *
  * A reference travels inside a message when a task returns one
  * (lumen_return_ref), when an object holding one is passed to a task, or
- * when an owner answers a borrower's SUBSCRIBE with such a value. Counting
- * stays exact with two rules:
- *   export: before sending, the sender adds one unit to the owner's count
- *           (a local increment on the owner, ADD_REF from anywhere else);
- *   import: the receiver keeps that unit in its entry for the object (a
- *           borrowed entry on a non-owner) and returns all its units with one
- *           DEC_REF when its last local reference goes.
- * A sender's ADD_REF and its own later DEC_REF travel the same pair of ranks,
- * which MPI keeps in order, so the owner's count never reaches zero while a
- * unit is still on its way. Borrowers learn an object's value by SUBSCRIBE;
- * the owner answers with VALUE at once or when the object completes.
+ * when an owner answers a borrower's SUBSCRIBE with such a value. Every copy
+ * that travels carries a weight, and the owner's count includes the weight
+ * of every copy anywhere:
+ *   export on the owner: mint LM_REF_WEIGHT more (a local increment);
+ *   export on a borrower: give away half of the weight it holds, with no
+ *           message at all, so no count change can race another;
+ *   import: a borrowed entry adds the weight it received to its own;
+ *   a borrowed entry whose last local reference goes returns all its weight
+ *           to the owner in one DEC_REF.
+ * The owner frees the object when its count reaches zero, which can only
+ * happen once every weight has come home. Only a borrower left holding
+ * weight 1 must ask the owner for more (ADD_REF), after 30 halvings of one
+ * copy; that fallback is the one place where message order across three
+ * ranks matters (docs/architecture.md). Borrowers learn an object's value by
+ * SUBSCRIBE; the owner answers with VALUE at once or when it completes.
  * Everything here runs with rt->lock held.
  */
 #include <stdio.h>
@@ -23,45 +28,88 @@
 #include "common/error.h"
 #include "runtime/runtime.h"
 
-static void send_small(lm_rt *rt, int dest, lm_msg_type type, lm_oid id, int tag)
+#define LM_REF_WEIGHT ((uint64_t)1 << 30)
+
+static void send_count(lm_rt *rt, int dest, lm_msg_type type, lm_oid id, uint64_t count)
 {
-    lm_small_msg m = {.oid = id, .tag = tag};
+    lm_small_msg m = {.oid = id, .count = count};
     lm_wbuf w;
-    lm_wbuf_init(&w, 40);
+    lm_wbuf_init(&w, 48);
     lm_msg_encode_small(&w, type, &m);
     lm_send_wbuf(rt, dest, &w);
 }
 
-void lm_ref_export(lm_rt *rt, lm_oid id)
+void lm_ref_value_write(void *p, lm_oid id, uint64_t weight)
 {
-    int owner = lm_oid_owner(id);
-    if (owner == rt->rank) {
-        lm_obj *o = lm_obj_find(rt, id);
-        if (o)
-            o->refs++;
-        return;
-    }
-    send_small(rt, owner, LM_MSG_ADD_REF, id, 1);
+    memcpy(p, &id.hi, 8);
+    memcpy((char *)p + 8, &id.lo, 8);
+    memcpy((char *)p + 16, &weight, 8);
 }
 
-lm_obj *lm_ref_import(lm_rt *rt, lm_oid id)
+lm_oid lm_ref_value_id(const void *p)
+{
+    lm_oid id;
+    memcpy(&id.hi, p, 8);
+    memcpy(&id.lo, (const char *)p + 8, 8);
+    return id;
+}
+
+uint64_t lm_ref_value_weight(const void *p)
+{
+    uint64_t w;
+    memcpy(&w, (const char *)p + 16, 8);
+    return w;
+}
+
+uint64_t lm_ref_export(lm_rt *rt, lm_oid id)
+{
+    lm_obj *o = lm_obj_find(rt, id);
+    if (lm_oid_owner(id) == rt->rank) {
+        if (o)
+            o->refs += (int64_t)LM_REF_WEIGHT;
+        return LM_REF_WEIGHT;
+    }
+    if (o && o->units >= 2) {
+        uint64_t give = (uint64_t)o->units / 2;
+        o->units -= (int64_t)give;
+        return give;
+    }
+    send_count(rt, lm_oid_owner(id), LM_MSG_ADD_REF, id, LM_REF_WEIGHT);
+    return LM_REF_WEIGHT;
+}
+
+lm_obj *lm_ref_import(lm_rt *rt, lm_oid id, uint64_t weight)
 {
     lm_obj *o = lm_obj_find(rt, id);
     if (lm_oid_owner(id) == rt->rank)
-        return o; /* the exported unit is already in o->refs */
+        return o; /* the weight came home: it is already in o->refs */
     if (!o) {
         o = lm_obj_new(rt, id); /* refs = 1, PENDING until its value is asked for */
         if (!o) {
-            /* cannot hold it: give the unit straight back */
-            send_small(rt, lm_oid_owner(id), LM_MSG_DEC_REF, id, 1);
+            send_count(rt, lm_oid_owner(id), LM_MSG_DEC_REF, id, weight); /* cannot hold it */
             return NULL;
         }
-        o->units = 1;
+        o->units = (int64_t)weight;
         return o;
     }
     o->refs++;
-    o->units++;
+    o->units += (int64_t)weight;
     return o;
+}
+
+void lm_ref_unimport(lm_rt *rt, lm_oid id, uint64_t weight)
+{
+    lm_obj *o = lm_obj_find(rt, id);
+    if (!o)
+        return;
+    if (lm_oid_owner(id) == rt->rank) {
+        if (o->refs <= 0)
+            return;
+        o->refs -= (int64_t)weight - 1;
+        lm_obj_unref(rt, o); /* frees when the count reaches zero */
+        return;
+    }
+    lm_obj_unref(rt, o); /* the weight stays with the entry until it goes */
 }
 
 void lm_obj_need_value(lm_rt *rt, lm_obj *o)
@@ -69,16 +117,21 @@ void lm_obj_need_value(lm_rt *rt, lm_obj *o)
     if (!lm_obj_borrowed(rt, o) || o->state != LM_OBJ_PENDING || o->subscribed)
         return;
     o->subscribed = 1;
-    send_small(rt, lm_oid_owner(o->id), LM_MSG_SUBSCRIBE, o->id, 0);
+    send_count(rt, lm_oid_owner(o->id), LM_MSG_SUBSCRIBE, o->id, 0);
 }
 
 static void send_value(lm_rt *rt, int dest, lm_obj *o)
 {
     lm_value_msg m = {.oid = o->id};
     lm_obj_wval(rt, o, &m.val);
+    uint8_t refval[LM_REF_VALUE_SIZE];
     lm_oid inner;
-    if (lm_obj_inner_ref(o, &inner))
-        lm_ref_export(rt, inner); /* the borrower's copy of the reference inside */
+    uint64_t weight;
+    if (lm_obj_inner_ref(o, &inner, &weight)) {
+        /* the subscriber gets its own copy of the reference inside */
+        lm_ref_value_write(refval, inner, lm_ref_export(rt, inner));
+        m.val.data = refval;
+    }
     lm_wbuf w;
     lm_wbuf_init(&w, 64 + (size_t)(m.val.kind == LM_VAL_STORE ? 0 : m.val.size));
     lm_msg_encode_value(&w, &m);
@@ -126,19 +179,17 @@ void lm_handle_value(lm_rt *rt, const lm_value_msg *m)
     if (o && lm_obj_borrowed(rt, o) && o->state == LM_OBJ_PENDING) {
         lm_obj_complete(rt, o, &m->val); /* imports a reference inside */
         lm_dispatch_pending(rt);
-    } else if (m->val.kind == LM_VAL_INLINE && m->val.type == LUMEN_TYPE_REF && m->val.size == 16) {
-        /* nobody here wants it any more: hand the exported unit back */
-        lm_oid inner;
-        memcpy(&inner.hi, m->val.data, 8);
-        memcpy(&inner.lo, (const char *)m->val.data + 8, 8);
-        lm_obj *in = lm_ref_import(rt, inner);
-        if (in)
-            lm_obj_unref(rt, in);
+    } else if (m->val.kind == LM_VAL_INLINE && m->val.type == LUMEN_TYPE_REF) {
+        /* nobody here wants it any more: send the weight home */
+        lm_oid inner = lm_ref_value_id(m->val.data);
+        uint64_t weight = lm_ref_value_weight(m->val.data);
+        if (lm_ref_import(rt, inner, weight))
+            lm_ref_unimport(rt, inner, weight);
     }
     pthread_mutex_unlock(&rt->lock);
 }
 
-void lm_handle_refcount(lm_rt *rt, lm_oid id, int delta)
+void lm_handle_refcount(lm_rt *rt, lm_oid id, int64_t delta)
 {
     pthread_mutex_lock(&rt->lock);
     lm_obj *o = lm_obj_find(rt, id);
@@ -146,7 +197,7 @@ void lm_handle_refcount(lm_rt *rt, lm_oid id, int delta)
         if (delta > 0) {
             o->refs += delta;
         } else if (o->refs > 0) {
-            int n = -delta < o->refs ? -delta : o->refs;
+            int64_t n = -delta < o->refs ? -delta : o->refs;
             o->refs -= n - 1;
             lm_obj_unref(rt, o);
         }

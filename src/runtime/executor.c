@@ -135,14 +135,6 @@ static void reply_error(lm_rt *rt, lm_task *t, const char *msg, int kind)
     free(d);
 }
 
-static lm_oid ref_in(const void *p)
-{
-    lm_oid id;
-    memcpy(&id.hi, p, 8);
-    memcpy(&id.lo, (const char *)p + 8, 8);
-    return id;
-}
-
 static lumen_status resolve_args(lm_rt *rt, lumen_task_ctx *c)
 {
     lm_task_msg *m = &c->task->m;
@@ -154,7 +146,7 @@ static lumen_status resolve_args(lm_rt *rt, lumen_task_ctx *c)
             if (v->type == LUMEN_TYPE_REF) {
                 /* the submitter exported a unit for us: hold it while we run */
                 pthread_mutex_lock(&rt->lock);
-                c->argref[i] = lm_ref_import(rt, ref_in(v->data)) != NULL;
+                c->argref[i] = lm_ref_import(rt, lm_ref_value_id(v->data), lm_ref_value_weight(v->data)) != NULL;
                 pthread_mutex_unlock(&rt->lock);
             }
             continue;
@@ -226,8 +218,8 @@ static void run_task(lm_rt *rt, lm_task *t)
         for (int i = 0; i < t->m.num_returns; i++) { /* references returned travel to the owner */
             if (!c->retref[i])
                 continue;
-            lm_oid id = ref_in(c->rets[i].data);
-            lm_ref_export(rt, id);
+            lm_oid id = lm_ref_value_id(c->rets[i].data);
+            lm_ref_value_write(c->retfree[i], id, lm_ref_export(rt, id));
             lm_obj *o = lm_obj_find(rt, id);
             if (o)
                 lm_obj_unref(rt, o); /* the local hold; the export now keeps it */
@@ -247,11 +239,9 @@ static void run_task(lm_rt *rt, lm_task *t)
     }
     free(msg);
     pthread_mutex_lock(&rt->lock);
-    for (int i = 0; i < t->m.nargs; i++) {
-        lm_obj *o = c->argref[i] ? lm_obj_find(rt, ref_in(t->m.args[i].data)) : NULL;
-        if (o)
-            lm_obj_unref(rt, o);
-    }
+    for (int i = 0; i < t->m.nargs; i++)
+        if (c->argref[i])
+            lm_ref_unimport(rt, lm_ref_value_id(t->m.args[i].data), lm_ref_value_weight(t->m.args[i].data));
     pthread_mutex_unlock(&rt->lock);
     for (int i = 0; i < t->m.nargs; i++) {
         if (c->argpinned[i])

@@ -57,22 +57,23 @@ static void obj_remove(lm_rt *rt, lm_obj *o)
     rt->num_objs--;
 }
 
-static void send_small(lm_rt *rt, int dest, lm_msg_type type, lm_oid id, int tag)
+static void send_small(lm_rt *rt, int dest, lm_msg_type type, lm_oid id, uint64_t count)
 {
-    lm_small_msg m = {.oid = id, .tag = tag};
+    lm_small_msg m = {.oid = id, .count = count};
     lm_wbuf w;
     lm_wbuf_init(&w, 40);
     lm_msg_encode_small(&w, type, &m);
     lm_send_wbuf(rt, dest, &w);
 }
 
-/* The reference held inside a REF-typed value, if any. */
-static int inner_ref(const lm_obj *o, lm_oid *inner)
+/* The reference held inside a REF-typed value, if any, and its weight. */
+static int inner_ref(const lm_obj *o, lm_oid *inner, uint64_t *weight)
 {
-    if (o->state != LM_OBJ_READY || o->type != LUMEN_TYPE_REF || o->in_store || !o->data || o->size != 16)
+    if (o->state != LM_OBJ_READY || o->type != LUMEN_TYPE_REF || o->in_store || !o->data ||
+        o->size != LM_REF_VALUE_SIZE)
         return 0;
-    memcpy(&inner->hi, o->data, 8);
-    memcpy(&inner->lo, (const char *)o->data + 8, 8);
+    *inner = lm_ref_value_id(o->data);
+    *weight = lm_ref_value_weight(o->data);
     return 1;
 }
 
@@ -80,13 +81,14 @@ static void obj_free(lm_rt *rt, lm_obj *o)
 {
     obj_remove(rt, o);
     lm_oid inner;
-    int has_inner = inner_ref(o, &inner);
+    uint64_t weight;
+    int has_inner = inner_ref(o, &inner, &weight);
     if (lm_obj_borrowed(rt, o)) {
         /* not ours to delete: drop our pin and give the owner its units back */
         if (o->pinned)
             lm_store_unpin(rt->store, o->id);
         if (o->units > 0)
-            send_small(rt, lm_oid_owner(o->id), LM_MSG_DEC_REF, o->id, o->units);
+            send_small(rt, lm_oid_owner(o->id), LM_MSG_DEC_REF, o->id, (uint64_t)o->units);
     } else if (o->in_store) {
         if (o->node == rt->node_id) {
             if (o->pinned)
@@ -104,11 +106,8 @@ static void obj_free(lm_rt *rt, lm_obj *o)
     free(o->subs);
     free(o->data);
     free(o);
-    if (has_inner) {
-        lm_obj *in = lm_obj_find(rt, inner);
-        if (in)
-            lm_obj_unref(rt, in);
-    }
+    if (has_inner)
+        lm_ref_unimport(rt, inner, weight);
 }
 
 void lm_obj_unref(lm_rt *rt, lm_obj *o)
@@ -178,8 +177,9 @@ void lm_obj_complete(lm_rt *rt, lm_obj *o, const lm_wval *v)
             memcpy(o->data, v->data, o->size);
         ((char *)o->data)[o->size] = '\0';
         lm_oid inner;
-        if (inner_ref(o, &inner))
-            lm_ref_import(rt, inner); /* the value holds the unit its sender exported */
+        uint64_t weight;
+        if (inner_ref(o, &inner, &weight))
+            lm_ref_import(rt, inner, weight); /* the value holds the weight its sender exported */
         break;
     }
     finish(rt, o);
@@ -259,4 +259,4 @@ void lm_obj_wval(lm_rt *rt, lm_obj *o, lm_wval *v)
     }
 }
 
-int lm_obj_inner_ref(const lm_obj *o, lm_oid *inner) { return inner_ref(o, inner); }
+int lm_obj_inner_ref(const lm_obj *o, lm_oid *inner, uint64_t *weight) { return inner_ref(o, inner, weight); }

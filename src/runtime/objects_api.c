@@ -152,7 +152,7 @@ static uint64_t deadline_of(int64_t timeout_ms)
 static void fill_value(lumen_value *out, uint8_t type, const void *data, size_t size)
 {
     memset(out, 0, sizeof *out);
-    if (type == LUMEN_TYPE_REF && size == 16) {
+    if (type == LUMEN_TYPE_REF && size == LM_REF_VALUE_SIZE) {
         memcpy(&out->ref.opaque_[0], data, 8);
         memcpy(&out->ref.opaque_[1], (const char *)data + 8, 8);
     }
@@ -161,6 +161,8 @@ static void fill_value(lumen_value *out, uint8_t type, const void *data, size_t 
     out->size = size;
     if (type == LUMEN_TYPE_STR && size > 0)
         out->size = size - 1; /* stored with its NUL */
+    if (type == LUMEN_TYPE_REF)
+        out->size = 16; /* the reference; its weight is lumen's business */
     if (type == LUMEN_TYPE_I64 && size == 8)
         memcpy(&out->i64, data, 8);
     if (type == LUMEN_TYPE_F64 && size == 8)

@@ -196,10 +196,9 @@ void lm_deliver(void *arg, int src, void *buf, size_t len)
                 lm_store_delete(rt->store, m.oid);
         } else if (type == LM_MSG_SUBSCRIBE) {
             lm_handle_subscribe(rt, src, m.oid);
-        } else if (type == LM_MSG_ADD_REF) {
-            lm_handle_refcount(rt, m.oid, m.tag);
-        } else if (type == LM_MSG_DEC_REF) {
-            lm_handle_refcount(rt, m.oid, -m.tag);
+        } else if (type == LM_MSG_ADD_REF || type == LM_MSG_DEC_REF) {
+            int64_t n = m.count > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)m.count;
+            lm_handle_refcount(rt, m.oid, type == LM_MSG_ADD_REF ? n : -n);
         } else if (type == LM_MSG_CANCEL) {
             lm_handle_cancel(rt, m.oid);
         } else if (type == LM_MSG_STEAL) {

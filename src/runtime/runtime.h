@@ -65,7 +65,8 @@ typedef struct lm_dep { /* a task waiting for an object */
 typedef struct lm_obj {
     struct lm_obj *hnext;
     lm_oid id;
-    int refs;           /* lumen_ref values held + pins by pending tasks */
+    int64_t refs;       /* owned: handles, task pins and the weight of references
+                           held elsewhere; borrowed: local handles only */
     uint8_t state;      /* lm_obj_state */
     uint8_t type;       /* lumen_type */
     uint8_t in_store;   /* READY value lives in a node store */
@@ -80,7 +81,7 @@ typedef struct lm_obj {
     lm_dep *deps;       /* tasks waiting for it */
     /* borrowed (owner is another rank): units of the owner's count this
      * rank holds, and whether the value was asked for */
-    int units;
+    int64_t units;      /* weight of the owner's count held here */
     uint8_t subscribed;
     uint8_t fetched;    /* borrowed from another node: data is a private copy */
     /* owned: ranks to send the value to when it completes */
@@ -243,8 +244,8 @@ void lm_obj_complete(lm_rt *rt, lm_obj *o, const lm_wval *v);
 void lm_obj_fail(lm_rt *rt, lm_obj *o, const char *msg);
 /* the value of a settled object as it travels in a message */
 void lm_obj_wval(lm_rt *rt, lm_obj *o, lm_wval *v);
-/* 1 and *inner set when the value is a reference (lumen_return_ref) */
-int lm_obj_inner_ref(const lm_obj *o, lm_oid *inner);
+/* 1 and *inner / *weight set when the value is a reference (lumen_return_ref) */
+int lm_obj_inner_ref(const lm_obj *o, lm_oid *inner, uint64_t *weight);
 /* validate a user's ref: returns the entry or NULL with the error set */
 lm_obj *lm_obj_lookup_ref(lm_rt *rt, lumen_ref ref, lumen_status *st);
 
@@ -253,13 +254,18 @@ lm_obj *lm_obj_lookup_ref(lm_rt *rt, lumen_ref ref, lumen_status *st);
  * owner: a local increment there, or ADD_REF from elsewhere, which per-pair
  * FIFO orders before the sender's own later DEC_REF); the receiver imports
  * it (a borrowed entry holding that unit). rt->lock held. */
-void lm_ref_export(lm_rt *rt, lm_oid id);
-lm_obj *lm_ref_import(lm_rt *rt, lm_oid id);
+uint64_t lm_ref_export(lm_rt *rt, lm_oid id);            /* weight to send along */
+lm_obj *lm_ref_import(lm_rt *rt, lm_oid id, uint64_t weight);
+void lm_ref_unimport(lm_rt *rt, lm_oid id, uint64_t weight); /* drop what import gave */
+/* REF values: 24 bytes, see LM_REF_VALUE_SIZE */
+void lm_ref_value_write(void *p, lm_oid id, uint64_t weight);
+lm_oid lm_ref_value_id(const void *p);
+uint64_t lm_ref_value_weight(const void *p);
 void lm_obj_need_value(lm_rt *rt, lm_obj *o);        /* borrowed: subscribe once */
 void lm_obj_publish(lm_rt *rt, lm_obj *o);           /* owned: answer subscribers */
 void lm_handle_subscribe(lm_rt *rt, int src, lm_oid id);
 void lm_handle_value(lm_rt *rt, const lm_value_msg *m);
-void lm_handle_refcount(lm_rt *rt, lm_oid id, int delta);
+void lm_handle_refcount(lm_rt *rt, lm_oid id, int64_t delta);
 
 /* fetch.c: copy an object held by another node (called without rt->lock) */
 lumen_status lm_fetch_into(lm_rt *rt, int holder, lm_oid oid, void *dst, size_t size);

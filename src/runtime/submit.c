@@ -133,6 +133,7 @@ static int preferred_node(lm_rt *rt, lm_task_rec *t)
 
 static void encode_task(lm_rt *rt, lm_task_rec *t, lm_wbuf *w)
 {
+    uint8_t refvals[LUMEN_MAX_ARGS][LM_REF_VALUE_SIZE];
     lm_task_msg *m = malloc(sizeof *m);
     if (!m) {
         w->oom = 1;
@@ -162,8 +163,12 @@ static void encode_task(lm_rt *rt, lm_task_rec *t, lm_wbuf *w)
             lm_obj *o = lm_obj_find(rt, lm_oid_from_ref(a->u.ref));
             lm_obj_wval(rt, o, v);
             lm_oid inner;
-            if (lm_obj_inner_ref(o, &inner))
-                lm_ref_export(rt, inner); /* the executor imports it when the task starts */
+            uint64_t weight;
+            if (lm_obj_inner_ref(o, &inner, &weight)) {
+                /* the task's own copy of the reference; the executor imports it */
+                lm_ref_value_write(refvals[i], inner, lm_ref_export(rt, inner));
+                v->data = refvals[i];
+            }
             break;
         }
         default: break;

@@ -106,9 +106,7 @@ void lm_ctx_drop_return(lumen_task_ctx *c, int i)
             lm_store_delete(c->rt->store, v->oid);
     }
     if (c->retref[i]) {
-        lm_oid id;
-        memcpy(&id.hi, v->data, 8);
-        memcpy(&id.lo, (const char *)v->data + 8, 8);
+        lm_oid id = lm_ref_value_id(v->data);
         pthread_mutex_lock(&c->rt->lock);
         lm_obj *o = lm_obj_find(c->rt, id);
         if (o)
@@ -199,7 +197,9 @@ lumen_status lumen_return_str(lumen_task_ctx *c, size_t i, const char *s)
 lumen_status lumen_return_ref(lumen_task_ctx *c, size_t i, lumen_ref ref)
 {
     CTX_CHECK(c);
-    lumen_status st = put_copy(c, i, LUMEN_TYPE_REF, ref.opaque_, 16);
+    uint8_t val[LM_REF_VALUE_SIZE];
+    lm_ref_value_write(val, lm_oid_from_ref(ref), 0); /* weight set when sent */
+    lumen_status st = put_copy(c, i, LUMEN_TYPE_REF, val, sizeof val);
     if (st != LUMEN_OK)
         return st;
     /* hold it here (the task may release its own handle before returning);

@@ -78,7 +78,7 @@ static void r_val(lm_rbuf *r, lm_wval *v)
         if (r->ok && v->kind == LM_VAL_INLINE && (v->type == LUMEN_TYPE_I64 || v->type == LUMEN_TYPE_F64) &&
             v->size != 8)
             r->ok = 0;
-        if (r->ok && v->kind == LM_VAL_INLINE && v->type == LUMEN_TYPE_REF && v->size != 16)
+        if (r->ok && v->kind == LM_VAL_INLINE && v->type == LUMEN_TYPE_REF && v->size != LM_REF_VALUE_SIZE)
             r->ok = 0;
         break;
     case LM_VAL_STORE:
@@ -229,6 +229,7 @@ void lm_msg_encode_small(lm_wbuf *w, lm_msg_type type, const lm_small_msg *m)
     begin(w, type, &s);
     w_oid(w, m->oid);
     lm_w_u32(w, (uint32_t)m->tag);
+    lm_w_u64(w, m->count);
     lm_w_u32(w, m->text_len);
     lm_w_bytes(w, m->text, m->text_len);
     end(w, s);
@@ -242,6 +243,7 @@ lumen_status lm_msg_decode_small(const void *buf, size_t len, lm_msg_type type, 
         return LUMEN_ERR_PROTOCOL;
     m->oid = r_oid(&r);
     m->tag = (int32_t)lm_r_u32(&r);
+    m->count = lm_r_u64(&r);
     m->text = lm_r_strref(&r, &m->text_len);
     return r.ok && r.pos == r.len ? LUMEN_OK : LUMEN_ERR_PROTOCOL;
 }

@@ -18,7 +18,7 @@
 #include "wire/buf.h"
 
 #define LM_WIRE_MAGIC 0x4d4cu /* "LM" */
-#define LM_WIRE_VERSION 1
+#define LM_WIRE_VERSION 2
 #define LM_MSG_HEADER 8
 #define LM_FN_MAX 128         /* function name bytes incl. NUL */
 #define LM_MAX_RES 18         /* resource slots: cpu, gpu, 16 custom */
@@ -94,9 +94,14 @@ typedef struct lm_value_msg {
 typedef struct lm_small_msg { /* every other type */
     lm_oid oid;
     int32_t tag;
+    uint64_t count;      /* ADD_REF / DEC_REF: reference weight */
     const char *text;
     uint32_t text_len;
 } lm_small_msg;
+
+/* A REF value travels as 24 bytes: the object id (hi, lo) and the weight of
+ * the owner's count it carries (borrow.c). */
+#define LM_REF_VALUE_SIZE 24
 
 /* Encoders append a complete message (header included) to w. */
 void lm_msg_encode_task(lm_wbuf *w, const lm_task_msg *m);

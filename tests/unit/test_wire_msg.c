@@ -37,7 +37,9 @@ static lumen_status decode_any(const void *buf, size_t len)
     static lm_done_msg dm;
     lm_fetch_msg fm;
     lm_small_msg sm;
+    lm_value_msg vm;
     switch (t) {
+    case LM_MSG_VALUE: return lm_msg_decode_value(buf, len, &vm);
     case LM_MSG_TASK: return lm_msg_decode_task(buf, len, &tm);
     case LM_MSG_DONE: return lm_msg_decode_done(buf, len, &dm);
     case LM_MSG_FETCH: return lm_msg_decode_fetch(buf, len, &fm);
@@ -181,13 +183,16 @@ static void test_small(void)
     check_truncations(&w);
     lm_wbuf_free(&w);
 
-    for (int t = LM_MSG_FETCH_ERR; t <= LM_MSG_SHUTDOWN; t++) {
-        lm_small_msg s = {.oid = {9, 10}, .tag = t, .text = "why", .text_len = 3}, sd;
+    for (int t = LM_MSG_FETCH_ERR; t <= LM_MSG_DEC_REF; t++) {
+        if (t == LM_MSG_VALUE)
+            continue;
+        lm_small_msg s = {.oid = {9, 10}, .tag = t, .count = (uint64_t)1 << 40, .text = "why", .text_len = 3}, sd;
         lm_wbuf_init(&w, 16);
         lm_msg_encode_small(&w, (lm_msg_type)t, &s);
         CHECK(lm_msg_peek_type(w.data, w.len) == t);
         CHECK(lm_msg_decode_small(w.data, w.len, (lm_msg_type)t, &sd) == LUMEN_OK);
-        CHECK(sd.oid.lo == 10 && sd.tag == t && sd.text_len == 3 && !memcmp(sd.text, "why", 3));
+        CHECK(sd.oid.lo == 10 && sd.tag == t && sd.count == (uint64_t)1 << 40 && sd.text_len == 3 &&
+              !memcmp(sd.text, "why", 3));
         /* a different type's decoder refuses */
         CHECK(lm_msg_decode_small(w.data, w.len, (lm_msg_type)(t == LM_MSG_FREE ? LM_MSG_CANCEL : LM_MSG_FREE),
                                   &sd) == LUMEN_ERR_PROTOCOL);
@@ -195,6 +200,34 @@ static void test_small(void)
         mutate(&w, 2000);
         lm_wbuf_free(&w);
     }
+}
+
+static void test_value(void)
+{
+    uint8_t ref[LM_REF_VALUE_SIZE] = {1, 2, 3};
+    lm_value_msg m = {.oid = {5, 6}, .val = {.kind = LM_VAL_INLINE, .type = LUMEN_TYPE_REF, .data = ref,
+                                             .size = sizeof ref}}, d;
+    lm_wbuf w;
+    lm_wbuf_init(&w, 16);
+    lm_msg_encode_value(&w, &m);
+    CHECK(lm_msg_decode_value(w.data, w.len, &d) == LUMEN_OK);
+    CHECK(d.oid.hi == 5 && d.oid.lo == 6 && d.val.type == LUMEN_TYPE_REF && d.val.size == LM_REF_VALUE_SIZE &&
+          !memcmp(d.val.data, ref, sizeof ref));
+    check_truncations(&w);
+    mutate(&w, 5000);
+    lm_wbuf_free(&w);
+    /* a reference value of the wrong size is refused */
+    m.val.size = 16;
+    lm_wbuf_init(&w, 16);
+    lm_msg_encode_value(&w, &m);
+    CHECK(lm_msg_decode_value(w.data, w.len, &d) == LUMEN_ERR_PROTOCOL);
+    lm_wbuf_free(&w);
+    /* an error value travels as text */
+    m.val = (lm_wval){.kind = LM_VAL_ERROR, .data = "gone", .size = 4};
+    lm_wbuf_init(&w, 16);
+    lm_msg_encode_value(&w, &m);
+    CHECK(lm_msg_decode_value(w.data, w.len, &d) == LUMEN_OK && d.val.kind == LM_VAL_ERROR && d.val.size == 4);
+    lm_wbuf_free(&w);
 }
 
 static void test_headers(void)
@@ -227,6 +260,7 @@ int main(void)
     test_task();
     test_done();
     test_small();
+    test_value();
     test_headers();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
