@@ -1,0 +1,21 @@
+# lumen's MPI tests: one executable per concern, each run under mpiexec with
+# 1, 2 and 4 ranks unless RANKS says otherwise (lumen_mpi_test is defined in
+# tests/CMakeLists.txt). Each test's header comment says what it proves.
+lumen_mpi_test(task_basic)
+lumen_mpi_test(task_dependencies)
+lumen_mpi_test(task_dependencies ENV LUMEN_RANK_IS_NODE=1 SUFFIX _pernode)
+lumen_mpi_test(task_nested)
+lumen_mpi_test(task_nested ENV LUMEN_NUM_CPUS=1 SUFFIX _cpus1)
+lumen_mpi_test(task_many)
+lumen_mpi_test(task_wakeup)
+lumen_mpi_test(object_put_get)
+lumen_mpi_test(object_put_get ENV LUMEN_RANK_IS_NODE=1 SUFFIX _pernode)
+lumen_mpi_test(object_spill ENV LUMEN_STORE_CAPACITY=64M)
+lumen_mpi_test(object_spill ENV LUMEN_STORE_CAPACITY=64M LUMEN_RANK_IS_NODE=1 SUFFIX _pernode)
+lumen_mpi_test(errors_propagation)
+lumen_mpi_test(infeasible ENV LUMEN_RESOURCES=special=2)
+lumen_mpi_test(timeouts_cancel ENV LUMEN_NUM_CPUS=1)
+lumen_mpi_test(bad_input)
+lumen_mpi_test(threads)
+lumen_mpi_test(library_mode)
+lumen_mpi_test(idle_cpu RANKS 2 4)
