@@ -231,7 +231,10 @@ typedef struct lumen_task_options {
 
 /* Submit `fn` with `nargs` arguments. Writes num_returns references to
  * `returns` at once (the futures); the task runs when its lumen_ref arguments
- * are ready. Unknown functions and failed dependencies produce error objects.
+ * are ready. Unknown functions and failed dependencies produce error objects:
+ * lumen_get on them returns LUMEN_ERR_UNKNOWN_FUNCTION (the function is not
+ * registered), LUMEN_ERR_TASK_FAILED (the task or a dependency failed; the
+ * message chains the causes) or LUMEN_ERR_TASK_CANCELLED.
  * Returns LUMEN_ERR_INFEASIBLE when no rank can ever satisfy the resources. */
 lumen_status lumen_remote(const char *fn, const lumen_arg *args, size_t nargs,
                           const lumen_task_options *opts, lumen_ref *returns);

@@ -457,7 +457,9 @@ void lm_handle_cancel(lm_rt *rt, lm_oid task_id)
 static int match_stealable(lm_rt *rt, lm_task *t, void *arg)
 {
     int thief = *(int *)arg;
-    return !(t->m.flags & LM_TASK_STOLEN) &&
+    /* a stolen task may move on again (its thief may have got busy since it
+     * asked), a few hops at most so nothing bounces forever */
+    return ((t->m.flags >> LM_TASK_HOPS_SHIFT) & 0xff) < LM_TASK_MAX_HOPS &&
            fits(&rt->res_total[(size_t)thief * LM_MAX_RES], t->m.demand, rt->nres);
 }
 
@@ -471,7 +473,8 @@ void lm_handle_steal(lm_rt *rt, int thief)
     lm_wbuf w;
     lm_wbuf_init(&w, t ? t->msglen + 16 : 40);
     if (t) {
-        t->m.flags |= LM_TASK_STOLEN;
+        unsigned hops = ((t->m.flags >> LM_TASK_HOPS_SHIFT) & 0xff) + 1;
+        t->m.flags = (t->m.flags & ~(0xffu << LM_TASK_HOPS_SHIFT)) | LM_TASK_STOLEN | (hops << LM_TASK_HOPS_SHIFT);
         lm_msg_encode_task(&w, &t->m);
         free(t->msgbuf);
         free(t);

@@ -164,7 +164,7 @@ static lumen_status setup_store(lm_rt *rt, MPI_Comm node_comm, size_t capacity, 
     snprintf(rt->spill_dir, sizeof rt->spill_dir, "%s/spill-node%d", rt->job_dir, rt->node_id);
     int ok = 1, all_ok = 1;
     if (rt->node_rank == 0) {
-        mkdir(rt->job_dir, 0700);
+        /* the job folder appears only when something spills (mkdir -p in spill.c) */
         lm_store_config cfg = {.name = rt->store_name, .capacity = capacity, .max_objects = 0,
                                .prefault = prefault, .spill_dir = rt->spill_dir};
         st = lm_store_create(&cfg, &rt->store);

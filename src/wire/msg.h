@@ -57,7 +57,9 @@ typedef struct lm_wval {
     uint64_t size;      /* INLINE/ERROR: bytes of data; STORE: object size */
 } lm_wval;
 
-#define LM_TASK_STOLEN 1u /* flag: forwarded by a steal, do not re-steal */
+#define LM_TASK_STOLEN 1u        /* flag: this copy was forwarded by a steal */
+#define LM_TASK_HOPS_SHIFT 8     /* bits 8-15: how many times it was stolen */
+#define LM_TASK_MAX_HOPS 3
 
 typedef struct lm_task_msg {
     lm_oid task_id;

@@ -64,7 +64,7 @@ static void test_timeouts(void)
     double f;
     CHECK_ST(lumen_get_i64(r, 0, &i), LUMEN_ERR_TIMEOUT);
     CHECK_ST(lumen_get_f64(r, 0, &f), LUMEN_ERR_TIMEOUT);
-    CHECKF(now_s() - t0 < 0.05, "three polls took %.3f s", now_s() - t0);
+    CHECKF(now_s() - t0 < 0.2, "three polls took %.3f s", now_s() - t0);
 
     /* get_many times out as a whole (a task would queue behind the sleeper
      * on a 1-CPU rank: the ready one is a put object) */
