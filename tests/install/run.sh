@@ -123,7 +123,10 @@ read -r -a pcflags <<<"$(pkg-config --cflags --libs lumen)"
 echo "   pkg-config: ${pcflags[*]}"
 "$mpicc" -std=c11 -Wall -Wextra -Werror "${sanflags[@]}" "$here/main.c" -o "$work/consumer_pc" \
     "${pcflags[@]}" -Wl,-rpath,"$libdir" || fail "mpicc with pkg-config --libs"
-ldd "$work/consumer_pc" | grep -q "$libdir/liblumen.so" || fail "consumer_pc does not load $libdir/liblumen.so"
+# read the whole output first: `grep -q` closing the pipe early makes ldd die
+# of SIGPIPE, which pipefail turns into a spurious failure
+deps="$(ldd "$work/consumer_pc")"
+grep -q "$libdir/liblumen.so" <<<"$deps" || fail "consumer_pc does not load $libdir/liblumen.so"
 checks=$((checks + 1))
 launch "pkg-config (shared)" "$work/consumer_pc"
 
@@ -136,7 +139,8 @@ for i in "${!pcflags[@]}"; do
 done
 "$mpicc" -std=c11 -Wall -Wextra -Werror "${sanflags[@]}" "$here/main.c" -o "$work/consumer_pc_static" \
     "${pcflags[@]}" || fail "mpicc with pkg-config --static --libs"
-if readelf -d "$work/consumer_pc_static" | grep -q 'liblumen\.so'; then
+dyn="$(readelf -d "$work/consumer_pc_static")"
+if grep -q 'liblumen\.so' <<<"$dyn"; then
     fail "consumer_pc_static still needs liblumen.so"
 fi
 checks=$((checks + 1))
