@@ -63,6 +63,7 @@ lumen_status lm_executor_accept(lm_rt *rt, int src, void *buf, size_t len)
     if ((t->m.flags & LM_TASK_STOLEN) && src != rt->rank) {
         pthread_mutex_lock(&rt->exec_lock);
         rt->steal_outstanding = 0;
+        rt->steal_gap_ns = 200000ull; /* work was there: ask again soon */
         pthread_mutex_unlock(&rt->exec_lock);
     }
     lm_executor_push(rt, t);
@@ -72,6 +73,7 @@ lumen_status lm_executor_accept(lm_rt *rt, int src, void *buf, size_t len)
 void lm_executor_push(lm_rt *rt, lm_task *t)
 {
     t->next = NULL;
+    t->queued_ns = lm_now_ns();
     pthread_mutex_lock(&rt->exec_lock);
     if (rt->ready_tail)
         rt->ready_tail->next = t;
@@ -257,12 +259,14 @@ static void run_task(lm_rt *rt, lm_task *t)
 
 static void try_steal(lm_rt *rt, uint64_t now)
 {
-    if (rt->size < 2)
+    if (rt->size < 2 || !rt->steal)
         return;
     pthread_mutex_lock(&rt->exec_lock);
     if (rt->steal_outstanding && now - rt->last_steal_ns > 10000000ull)
         rt->steal_outstanding = 0; /* an answer lost at shutdown */
-    int go = !rt->steal_outstanding && now - rt->last_steal_ns > 200000ull;
+    if (rt->steal_gap_ns < 200000ull)
+        rt->steal_gap_ns = 200000ull;
+    int go = !rt->steal_outstanding && now - rt->last_steal_ns > rt->steal_gap_ns;
     if (go) {
         rt->steal_outstanding = 1;
         rt->last_steal_ns = now;
@@ -467,7 +471,12 @@ void lm_handle_steal(lm_rt *rt, int thief)
 {
     lm_task *t = NULL;
     pthread_mutex_lock(&rt->exec_lock);
-    if (rt->ready_len > 0 && rt->idle_threads == 0 && !atomic_load(&rt->shutdown))
+    /* give work away only when the queue is not draining by itself: its
+     * oldest task has waited over 1 ms. A flood of tiny tasks moves faster
+     * where it is than through a steal (measured: stealing them halves the
+     * async throughput) */
+    if (rt->ready_len > 0 && rt->idle_threads == 0 && !atomic_load(&rt->shutdown) &&
+        lm_now_ns() - rt->ready_head->queued_ns > 1000000ull)
         t = unlink_where(rt, match_stealable, &thief, 1);
     pthread_mutex_unlock(&rt->exec_lock);
     lm_wbuf w;
@@ -489,5 +498,7 @@ void lm_handle_steal_none(lm_rt *rt)
 {
     pthread_mutex_lock(&rt->exec_lock);
     rt->steal_outstanding = 0;
+    if (rt->steal_gap_ns < 20000000ull) /* back off, up to 20 ms */
+        rt->steal_gap_ns *= 2;
     pthread_mutex_unlock(&rt->exec_lock);
 }

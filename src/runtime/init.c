@@ -46,6 +46,7 @@ static lumen_status read_config(lm_rt *rt, const lumen_init_options *o, int *ran
     rt->spin_ns = 2000000; /* 2 ms: well above the ~80 us wake-up cost */
     if (lm_env_size("LUMEN_SPIN_US", &sz) > 0)
         rt->spin_ns = (uint64_t)sz * 1000;
+    rt->steal = getenv("LUMEN_STEAL") ? lm_env_flag("LUMEN_STEAL") : 1;
     rt->max_inflight = 64;
     if (lm_env_size("LUMEN_MAX_INFLIGHT", &sz) > 0 && sz > 0)
         rt->max_inflight = (int)sz;

@@ -115,6 +115,7 @@ typedef struct lm_task {
     size_t msglen;
     lm_task_msg m;
     lumen_remote_fn fn;
+    uint64_t queued_ns;  /* when it entered the ready queue */
 } lm_task;
 
 struct lumen_task_ctx {
@@ -150,6 +151,7 @@ typedef struct lm_rt {
     size_t inline_threshold;
     uint64_t spin_ns;       /* busy-poll window before blocking */
     int max_inflight;       /* tasks dispatched per executor slot */
+    int steal;              /* idle executors steal queued tasks (LUMEN_STEAL) */
 
     /* resources: slot 0 cpu, 1 gpu, 2.. custom */
     int nres;
@@ -198,6 +200,7 @@ typedef struct lm_rt {
     int progress_sleeping;
     atomic_uint_fast64_t last_poll_ns; /* when a non-progress thread last polled */
     uint64_t last_steal_ns;
+    uint64_t steal_gap_ns;   /* between steal requests: doubles on each refusal */
     int steal_outstanding;
 
     /* control messages sent to / received from each rank (progress role) */
