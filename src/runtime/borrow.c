@@ -30,15 +30,6 @@
 
 #define LM_REF_WEIGHT ((uint64_t)1 << 30)
 
-static void send_count(lm_rt *rt, int dest, lm_msg_type type, lm_oid id, uint64_t count)
-{
-    lm_small_msg m = {.oid = id, .count = count};
-    lm_wbuf w;
-    lm_wbuf_init(&w, 48);
-    lm_msg_encode_small(&w, type, &m);
-    lm_send_wbuf(rt, dest, &w);
-}
-
 void lm_ref_value_write(void *p, lm_oid id, uint64_t weight)
 {
     memcpy(p, &id.hi, 8);
@@ -74,7 +65,7 @@ uint64_t lm_ref_export(lm_rt *rt, lm_oid id)
         o->units -= (int64_t)give;
         return give;
     }
-    send_count(rt, lm_oid_owner(id), LM_MSG_ADD_REF, id, LM_REF_WEIGHT);
+    lm_send_small(rt, lm_oid_owner(id), LM_MSG_ADD_REF, id, 0, LM_REF_WEIGHT);
     return LM_REF_WEIGHT;
 }
 
@@ -86,7 +77,7 @@ lm_obj *lm_ref_import(lm_rt *rt, lm_oid id, uint64_t weight)
     if (!o) {
         o = lm_obj_new(rt, id); /* refs = 1, PENDING until its value is asked for */
         if (!o) {
-            send_count(rt, lm_oid_owner(id), LM_MSG_DEC_REF, id, weight); /* cannot hold it */
+            lm_send_small(rt, lm_oid_owner(id), LM_MSG_DEC_REF, id, 0, weight); /* cannot hold it */
             return NULL;
         }
         o->units = (int64_t)weight;
@@ -117,7 +108,7 @@ void lm_obj_need_value(lm_rt *rt, lm_obj *o)
     if (!lm_obj_borrowed(rt, o) || o->state != LM_OBJ_PENDING || o->subscribed)
         return;
     o->subscribed = 1;
-    send_count(rt, lm_oid_owner(o->id), LM_MSG_SUBSCRIBE, o->id, 0);
+    lm_send_small(rt, lm_oid_owner(o->id), LM_MSG_SUBSCRIBE, o->id, 0, 0);
 }
 
 static void send_value(lm_rt *rt, int dest, lm_obj *o)

@@ -23,16 +23,6 @@
 
 _Thread_local lumen_task_ctx *lm_tls_ctx;
 
-static const double EPS = 1e-9;
-
-static int fits(const double *avail, const double *demand, int n)
-{
-    for (int k = 0; k < n; k++)
-        if (demand[k] > avail[k] + EPS)
-            return 0;
-    return 1;
-}
-
 static void take(lm_rt *rt, const double *demand, double sign)
 {
     for (int k = 0; k < LM_MAX_RES; k++)
@@ -83,7 +73,7 @@ void lm_executor_push(lm_rt *rt, lm_task *t)
     rt->ready_len++;
     if (rt->exec_sleepers)
         pthread_cond_signal(&rt->exec_cv);
-    else if (rt->idle_threads == 0 && fits(rt->avail, t->m.demand, LM_MAX_RES))
+    else if (rt->idle_threads == 0 && lm_res_fits(rt->avail, t->m.demand, LM_MAX_RES))
         spawn_locked(rt); /* every thread is busy or blocked in a get, yet resources are free */
     pthread_mutex_unlock(&rt->exec_lock);
 }
@@ -94,7 +84,7 @@ static lm_task *pick(lm_rt *rt)
     lm_task *prev = NULL;
     int scanned = 0;
     for (lm_task *t = rt->ready_head; t && scanned < 64; prev = t, t = t->next, scanned++) {
-        if (!fits(rt->avail, t->m.demand, LM_MAX_RES))
+        if (!lm_res_fits(rt->avail, t->m.demand, LM_MAX_RES))
             continue;
         if (prev)
             prev->next = t->next;
@@ -277,11 +267,7 @@ static void try_steal(lm_rt *rt, uint64_t now)
     int victim = (int)((now / 1000) % (uint64_t)(rt->size - 1));
     if (victim >= rt->rank)
         victim++;
-    lm_small_msg m = {.tag = 0};
-    lm_wbuf w;
-    lm_wbuf_init(&w, 40);
-    lm_msg_encode_small(&w, LM_MSG_STEAL, &m);
-    lm_send_wbuf(rt, victim, &w);
+    lm_send_small(rt, victim, LM_MSG_STEAL, (lm_oid){0, 0}, 0, 0);
 }
 
 static void *executor_main(void *arg)
@@ -298,7 +284,7 @@ static void *executor_main(void *arg)
             checked = 0;
             rt->idle_threads--;
             if (rt->ready_head && rt->idle_threads == 0 && rt->exec_sleepers == 0 &&
-                fits(rt->avail, rt->ready_head->m.demand, LM_MAX_RES))
+                lm_res_fits(rt->avail, rt->ready_head->m.demand, LM_MAX_RES))
                 spawn_locked(rt); /* more queued work fits the free resources */
             pthread_mutex_unlock(&rt->exec_lock);
             double demand[LM_MAX_RES];
@@ -464,7 +450,7 @@ static int match_stealable(lm_rt *rt, lm_task *t, void *arg)
     /* a stolen task may move on again (its thief may have got busy since it
      * asked), a few hops at most so nothing bounces forever */
     return ((t->m.flags >> LM_TASK_HOPS_SHIFT) & 0xff) < LM_TASK_MAX_HOPS &&
-           fits(&rt->res_total[(size_t)thief * LM_MAX_RES], t->m.demand, rt->nres);
+           lm_res_fits(&rt->res_total[(size_t)thief * LM_MAX_RES], t->m.demand, rt->nres);
 }
 
 void lm_handle_steal(lm_rt *rt, int thief)

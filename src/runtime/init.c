@@ -189,6 +189,16 @@ out:
     return st;
 }
 
+static void rt_free(lm_rt *rt)
+{
+    free(rt->node_of);
+    free(rt->inflight);
+    free(rt->sent_count);
+    free(rt->recv_count);
+    free(rt->res_total);
+    free(rt);
+}
+
 static lumen_status start(MPI_Comm parent, int owns_mpi, const lumen_init_options *opts)
 {
     lumen_status st = LUMEN_OK;
@@ -280,12 +290,7 @@ out:
             lm_store_close(rt->store, rt->node_rank == 0);
         if (rt->comm != MPI_COMM_NULL)
             MPI_Comm_free(&rt->comm);
-        free(rt->node_of);
-        free(rt->inflight);
-        free(rt->sent_count);
-        free(rt->recv_count);
-        free(rt->res_total);
-        free(rt);
+        rt_free(rt);
         if (owns_mpi)
             MPI_Finalize();
     }
@@ -399,13 +404,8 @@ lumen_status lumen_finalize(void)
         return lm_error(LUMEN_ERR_NOT_INITIALIZED, "lumen_finalize without lumen_init");
     if (rt->rank == 0) {
         atomic_store(&rt->shutdown, 1);
-        for (int r = 1; r < rt->size; r++) {
-            lm_small_msg m = {.tag = 0};
-            lm_wbuf w;
-            lm_wbuf_init(&w, 40);
-            lm_msg_encode_small(&w, LM_MSG_SHUTDOWN, &m);
-            lm_send_wbuf(rt, r, &w);
-        }
+        for (int r = 1; r < rt->size; r++)
+            lm_send_small(rt, r, LM_MSG_SHUTDOWN, (lm_oid){0, 0}, 0, 0);
         lm_progress(rt);
     } else {
         lm_wait_until(rt, shutdown_seen, NULL, 0); /* serve tasks until the driver ends */
@@ -427,12 +427,7 @@ lumen_status lumen_finalize(void)
         rmdir(rt->job_dir); /* empty once every node removed its spill folder */
     MPI_Comm_free(&rt->comm);
     int owns = rt->owns_mpi;
-    free(rt->node_of);
-    free(rt->inflight);
-    free(rt->sent_count);
-    free(rt->recv_count);
-    free(rt->res_total);
-    free(rt);
+    rt_free(rt);
     if (owns)
         MPI_Finalize();
     return LUMEN_OK;

@@ -57,15 +57,6 @@ static void obj_remove(lm_rt *rt, lm_obj *o)
     rt->num_objs--;
 }
 
-static void send_small(lm_rt *rt, int dest, lm_msg_type type, lm_oid id, uint64_t count)
-{
-    lm_small_msg m = {.oid = id, .count = count};
-    lm_wbuf w;
-    lm_wbuf_init(&w, 40);
-    lm_msg_encode_small(&w, type, &m);
-    lm_send_wbuf(rt, dest, &w);
-}
-
 /* The reference held inside a REF-typed value, if any, and its weight. */
 static int inner_ref(const lm_obj *o, lm_oid *inner, uint64_t *weight)
 {
@@ -88,7 +79,7 @@ static void obj_free(lm_rt *rt, lm_obj *o)
         if (o->pinned)
             lm_store_unpin(rt->store, o->id);
         if (o->units > 0)
-            send_small(rt, lm_oid_owner(o->id), LM_MSG_DEC_REF, o->id, (uint64_t)o->units);
+            lm_send_small(rt, lm_oid_owner(o->id), LM_MSG_DEC_REF, o->id, 0, (uint64_t)o->units);
     } else if (o->in_store) {
         if (o->node == rt->node_id) {
             if (o->pinned)
@@ -100,7 +91,7 @@ static void obj_free(lm_rt *rt, lm_obj *o)
                     lm_store_unpin(rt->store, o->id);
                 lm_store_delete(rt->store, o->id);
             }
-            send_small(rt, o->holder, LM_MSG_FREE, o->id, 0);
+            lm_send_small(rt, o->holder, LM_MSG_FREE, o->id, 0, 0);
         }
     }
     free(o->subs);

@@ -85,6 +85,15 @@ void lm_send_wbuf(lm_rt *rt, int dest, lm_wbuf *w)
     w->data = NULL;
 }
 
+void lm_send_small(lm_rt *rt, int dest, lm_msg_type type, lm_oid id, int tag, uint64_t count)
+{
+    lm_small_msg m = {.oid = id, .tag = tag, .count = count};
+    lm_wbuf w;
+    lm_wbuf_init(&w, 48);
+    lm_msg_encode_small(&w, type, &m);
+    lm_send_wbuf(rt, dest, &w);
+}
+
 /* progress role held */
 static int drain_outbox(lm_rt *rt)
 {

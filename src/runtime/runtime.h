@@ -220,6 +220,15 @@ static inline int lm_obj_borrowed(const struct lm_rt *rt, const lm_obj *o)
     return lm_oid_owner(o->id) != rt->rank;
 }
 
+/* demand[k] <= have[k] for the first n resource slots (with a small epsilon) */
+static inline int lm_res_fits(const double *have, const double *demand, int n)
+{
+    for (int k = 0; k < n; k++)
+        if (demand[k] > have[k] + 1e-9)
+            return 0;
+    return 1;
+}
+
 /* time */
 uint64_t lm_now_ns(void);
 
@@ -227,6 +236,8 @@ uint64_t lm_now_ns(void);
 int lm_progress(lm_rt *rt);                          /* one poll if the role is free */
 void lm_send(lm_rt *rt, int dest, void *buf, size_t len); /* queue; takes buf */
 void lm_send_wbuf(lm_rt *rt, int dest, lm_wbuf *w);
+/* queue a small control message (msg.h lm_small_msg) */
+void lm_send_small(lm_rt *rt, int dest, lm_msg_type type, lm_oid id, int tag, uint64_t count);
 void lm_wake_progress(lm_rt *rt);
 lumen_status lm_progress_start(lm_rt *rt);
 void lm_progress_stop(lm_rt *rt);

@@ -465,11 +465,7 @@ static void free_remote_value(lm_rt *rt, const lm_wval *v)
     if (v->node == rt->node_id) {
         lm_store_delete(rt->store, v->oid);
     } else {
-        lm_small_msg m = {.oid = v->oid};
-        lm_wbuf w;
-        lm_wbuf_init(&w, 40);
-        lm_msg_encode_small(&w, LM_MSG_FREE, &m);
-        lm_send_wbuf(rt, v->holder, &w);
+        lm_send_small(rt, v->holder, LM_MSG_FREE, v->oid, 0, 0);
     }
 }
 
@@ -551,11 +547,7 @@ lumen_status lumen_cancel(lumen_ref ref)
         if (target == rt->rank) {
             lm_handle_cancel(rt, tid);
         } else {
-            lm_small_msg m = {.oid = tid};
-            lm_wbuf w;
-            lm_wbuf_init(&w, 40);
-            lm_msg_encode_small(&w, LM_MSG_CANCEL, &m);
-            lm_send_wbuf(rt, target, &w);
+            lm_send_small(rt, target, LM_MSG_CANCEL, tid, 0, 0);
         }
         lm_progress(rt);
     }

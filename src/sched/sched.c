@@ -22,18 +22,10 @@
 
 static const double EPS = 1e-9;
 
-static int fits(const double *total, const double *demand, int nres)
-{
-    for (int k = 0; k < nres; k++)
-        if (demand[k] > total[k] + EPS)
-            return 0;
-    return 1;
-}
-
 int lm_sched_feasible(lm_rt *rt, const double *demand, char *why, size_t whylen)
 {
     for (int r = 0; r < rt->size; r++)
-        if (fits(&rt->res_total[(size_t)r * LM_MAX_RES], demand, rt->nres))
+        if (lm_res_fits(&rt->res_total[(size_t)r * LM_MAX_RES], demand, rt->nres))
             return 1;
     if (why) {
         /* name the first resource nobody has enough of */
@@ -59,7 +51,7 @@ int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node, int nested)
     for (int i = 0; i < rt->size; i++) {
         int r = (rt->rr + i) % rt->size;
         const double *tot = &rt->res_total[(size_t)r * LM_MAX_RES];
-        if (!fits(tot, demand, rt->nres))
+        if (!lm_res_fits(tot, demand, rt->nres))
             continue;
         double cpus = tot[0] < 1 ? 1 : tot[0];
         /* tasks submitted from inside a task get a cap 8 times larger: their
