@@ -22,6 +22,8 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #ifndef MADV_POPULATE_WRITE
@@ -39,6 +41,9 @@ static void touch_pages(char *p, size_t len, size_t page)
 static void *prefault_main(void *arg)
 {
     lm_store *s = arg;
+    /* background work: lowest priority, so the first tasks after init are
+     * not slowed by it on a small allocation (per-thread nice on Linux) */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
     char *p = s->arena;
     size_t len = s->prefault_len;
     long ps = sysconf(_SC_PAGESIZE);
