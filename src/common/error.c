@@ -40,17 +40,27 @@ const char *lumen_last_error(void) { return last_error; }
 
 void lm_error_clear(void) { last_error[0] = '\0'; }
 
+/* Format into a scratch buffer first: callers may pass lumen_last_error()
+ * itself as an argument, to wrap the cause they just got. */
 lumen_status lm_error(lumen_status st, const char *fmt, ...)
 {
+    char tmp[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    memcpy(last_error, tmp, sizeof tmp);
     return st;
 }
 
 lumen_status lm_error_str(lumen_status st, const char *msg)
 {
-    snprintf(last_error, sizeof last_error, "%s", msg ? msg : "");
+    if (!msg)
+        msg = "";
+    size_t n = strlen(msg);
+    if (n >= sizeof last_error)
+        n = sizeof last_error - 1;
+    memmove(last_error, msg, n);
+    last_error[n] = '\0';
     return st;
 }

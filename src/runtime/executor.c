@@ -147,7 +147,7 @@ static lumen_status resolve_args(lm_rt *rt, lumen_task_ctx *c)
         if (v->node == rt->node_id) {
             size_t size;
             uint8_t type;
-            lumen_status st = lm_store_pin(rt->store, v->oid, &c->argp[i], &size, &type);
+            lumen_status st = lm_store_pin_waiting(rt, v->oid, &c->argp[i], &size, &type);
             if (st != LUMEN_OK)
                 return lm_error(st, "argument %d: %s", i, lumen_last_error());
             c->argpinned[i] = 1;

@@ -48,6 +48,9 @@ static lumen_status read_config(lm_rt *rt, const lumen_init_options *o, int *ran
         rt->spin_ns = (uint64_t)sz * 1000;
     rt->steal = getenv("LUMEN_STEAL") ? lm_env_flag("LUMEN_STEAL") : 1;
     rt->max_inflight = 64;
+    rt->store_wait_ns = 10000000000ull; /* 10 s */
+    if (lm_env_size("LUMEN_STORE_WAIT_MS", &sz) > 0)
+        rt->store_wait_ns = (uint64_t)sz * 1000000ull;
     if (lm_env_size("LUMEN_MAX_INFLIGHT", &sz) > 0 && sz > 0)
         rt->max_inflight = (int)sz;
     *rank_is_node = lm_env_flag("LUMEN_RANK_IS_NODE");

@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "runtime/runtime.h"
@@ -17,6 +18,42 @@
     lm_rt *rt = lm_g;                                                                    \
     if (!rt)                                                                             \
         return lm_error(LUMEN_ERR_NOT_INITIALIZED, "call lumen_init first");
+
+/* One more round of waiting for store space? What is being written gets
+ * sealed (and becomes spillable), what is pinned gets released; frees may
+ * arrive as messages, so poll while waiting. */
+static int wait_for_space(lm_rt *rt, uint64_t start, useconds_t *nap)
+{
+    if (atomic_load(&rt->shutdown) || lm_now_ns() - start >= rt->store_wait_ns)
+        return 0;
+    lm_progress(rt);
+    usleep(*nap);
+    if (*nap < 20000)
+        *nap *= 2;
+    return 1;
+}
+
+lumen_status lm_store_create_waiting(lm_rt *rt, lm_oid id, size_t size, uint8_t type, void **data)
+{
+    uint64_t start = lm_now_ns();
+    useconds_t nap = 100;
+    lumen_status st;
+    while ((st = lm_store_create_object(rt->store, id, size, type, data)) == LUMEN_ERR_STORE_FULL &&
+           wait_for_space(rt, start, &nap))
+        ;
+    return st;
+}
+
+lumen_status lm_store_pin_waiting(lm_rt *rt, lm_oid id, const void **data, size_t *size, uint8_t *type)
+{
+    uint64_t start = lm_now_ns();
+    useconds_t nap = 100;
+    lumen_status st;
+    while ((st = lm_store_pin(rt->store, id, data, size, type)) == LUMEN_ERR_STORE_FULL &&
+           wait_for_space(rt, start, &nap))
+        ;
+    return st;
+}
 
 static lm_oid new_object_id(lm_rt *rt)
 {
@@ -47,7 +84,7 @@ lumen_status lumen_put(const void *data, size_t size, lumen_ref *out)
     lm_wval v = {.kind = LM_VAL_INLINE, .type = LUMEN_TYPE_BYTES, .data = data, .size = size};
     if (size > rt->inline_threshold) {
         void *p;
-        lumen_status st = lm_store_create_object(rt->store, id, size, LUMEN_TYPE_BYTES, &p);
+        lumen_status st = lm_store_create_waiting(rt, id, size, LUMEN_TYPE_BYTES, &p);
         if (st != LUMEN_OK)
             return st;
         memcpy(p, data, size);
@@ -89,7 +126,7 @@ lumen_status lumen_object_create(size_t size, lumen_object_builder **builder, vo
         st = b->inline_buf ? LUMEN_OK : lm_error(LUMEN_ERR_NO_MEMORY, "no memory for %zu bytes", size);
         *data = b->inline_buf;
     } else {
-        st = lm_store_create_object(rt->store, b->id, size, LUMEN_TYPE_BYTES, data);
+        st = lm_store_create_waiting(rt, b->id, size, LUMEN_TYPE_BYTES, data);
     }
     if (st != LUMEN_OK) {
         free(b->inline_buf);

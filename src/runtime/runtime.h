@@ -152,6 +152,7 @@ typedef struct lm_rt {
     uint64_t spin_ns;       /* busy-poll window before blocking */
     int max_inflight;       /* tasks dispatched per executor slot */
     int steal;              /* idle executors steal queued tasks (LUMEN_STEAL) */
+    uint64_t store_wait_ns; /* how long a create waits for store space (LUMEN_STORE_WAIT_MS) */
 
     /* resources: slot 0 cpu, 1 gpu, 2.. custom */
     int nres;
@@ -280,6 +281,13 @@ void lm_obj_publish(lm_rt *rt, lm_obj *o);           /* owned: answer subscriber
 void lm_handle_subscribe(lm_rt *rt, int src, lm_oid id);
 void lm_handle_value(lm_rt *rt, const lm_value_msg *m);
 void lm_handle_refcount(lm_rt *rt, lm_oid id, int64_t delta);
+
+/* objects_api.c: create in the node store, waiting (up to rt->store_wait_ns,
+ * driving progress) while the store is full of objects being written or
+ * pinned: back-pressure instead of failure. Called without rt->lock. */
+lumen_status lm_store_create_waiting(lm_rt *rt, lm_oid id, size_t size, uint8_t type, void **data);
+/* the same for pinning (restoring a spilled object needs space too) */
+lumen_status lm_store_pin_waiting(lm_rt *rt, lm_oid id, const void **data, size_t *size, uint8_t *type);
 
 /* fetch.c: copy an object held by another node (called without rt->lock) */
 lumen_status lm_fetch_into(lm_rt *rt, int holder, lm_oid oid, void *dst, size_t size);

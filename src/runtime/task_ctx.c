@@ -149,7 +149,7 @@ static lumen_status reserve(lumen_task_ctx *c, size_t i, uint8_t type, size_t si
         return LUMEN_OK;
     }
     lm_oid id = return_oid(c, i);
-    st = lm_store_create_object(c->rt->store, id, size, type, data);
+    st = lm_store_create_waiting(c->rt, id, size, type, data);
     if (st != LUMEN_OK) {
         memset(v, 0, sizeof *v);
         return st;

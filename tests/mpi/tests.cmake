@@ -12,6 +12,8 @@ lumen_mpi_test(object_put_get)
 lumen_mpi_test(object_put_get ENV LUMEN_RANK_IS_NODE=1 SUFFIX _pernode)
 lumen_mpi_test(object_spill ENV LUMEN_STORE_CAPACITY=64M)
 lumen_mpi_test(object_spill ENV LUMEN_STORE_CAPACITY=64M LUMEN_RANK_IS_NODE=1 SUFFIX _pernode)
+# more concurrent writers than the store holds at once: creates and restores wait for space
+lumen_mpi_test(object_spill ENV LUMEN_STORE_CAPACITY=64M LUMEN_NUM_CPUS=4 SUFFIX _cpus4 RANKS 2 4)
 lumen_mpi_test(errors_propagation)
 lumen_mpi_test(infeasible ENV LUMEN_RESOURCES=special=2)
 lumen_mpi_test(timeouts_cancel ENV LUMEN_NUM_CPUS=1)
