@@ -318,7 +318,24 @@ lumen_status lumen_get(lumen_ref ref, int64_t timeout_ms, lumen_value *out)
         st = lm_error_str(o->type < 3 ? kinds[o->type] : LUMEN_ERR_TASK_FAILED,
                           o->data ? o->data : "task failed");
     } else if (o->in_store) {
-        st = pin_local(rt, &o, id);
+        /* restoring a spilled object needs space: wait for it like a put,
+         * without holding the runtime lock while waiting */
+        uint64_t start = lm_now_ns();
+        useconds_t nap = 100;
+        while ((st = pin_local(rt, &o, id)) == LUMEN_ERR_STORE_FULL && o) {
+            pthread_mutex_unlock(&rt->lock);
+            int again = wait_for_space(rt, start, &nap);
+            pthread_mutex_lock(&rt->lock);
+            lumen_status st2;
+            o = lm_obj_lookup_ref(rt, ref, &st2);
+            if (!o)
+                st = st2;
+            else if (!again)
+                st = lm_error(LUMEN_ERR_STORE_FULL, "object store full for %llu ms: every object is pinned or being written",
+                              (unsigned long long)(rt->store_wait_ns / 1000000ull));
+            if (!o || !again)
+                break;
+        }
         if (st == LUMEN_OK)
             fill_value(out, o->type, o->fetched ? o->data : o->pin_ptr, o->size);
     } else {
