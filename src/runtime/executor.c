@@ -103,7 +103,7 @@ static lm_task *pick(lm_rt *rt)
 static void send_done(lm_rt *rt, lm_task *t, lm_done_msg *d)
 {
     if (t->m.owner == rt->rank) {
-        lm_handle_done(rt, rt->rank, d, 1);
+        lm_handle_done(rt, d);
         return;
     }
     lm_wbuf w;

@@ -170,7 +170,7 @@ void lm_deliver(void *arg, int src, void *buf, size_t len)
     case LM_MSG_DONE: {
         lm_done_msg *m = malloc(sizeof *m);
         if (m && lm_msg_decode_done(buf, len, m) == LUMEN_OK)
-            lm_handle_done(rt, src, m, 0);
+            lm_handle_done(rt, m);
         else
             bad_message(rt, src, "done");
         free(m);

@@ -296,7 +296,7 @@ void lm_handle_fetch_err(lm_rt *rt, int src, const lm_small_msg *m);
 
 /* submit.c */
 void lm_task_dep_ready(lm_rt *rt, lm_task_rec *t, lm_obj *dep); /* rt->lock held */
-void lm_handle_done(lm_rt *rt, int src, const lm_done_msg *m, int local);
+void lm_handle_done(lm_rt *rt, const lm_done_msg *m);
 void lm_dispatch_pending(lm_rt *rt);                /* rt->lock held */
 
 /* sched.c (rt->lock held) */

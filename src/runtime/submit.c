@@ -469,10 +469,8 @@ static void free_remote_value(lm_rt *rt, const lm_wval *v)
     }
 }
 
-void lm_handle_done(lm_rt *rt, int src, const lm_done_msg *m, int local)
+void lm_handle_done(lm_rt *rt, const lm_done_msg *m)
 {
-    (void)src;
-    (void)local;
     pthread_mutex_lock(&rt->lock);
     lm_task_rec *t = task_find(rt, m->task_id);
     if (!t || t->attempt != m->attempt || t->target < 0) {

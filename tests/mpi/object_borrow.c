@@ -14,19 +14,8 @@
 
 #define BIG (1u << 20) /* above the inline threshold: lives in the store */
 
-static void fill(unsigned char *p, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (unsigned char)(i * 31u + seed);
-}
-
-static int verify(const unsigned char *p, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != (unsigned char)(i * 31u + seed))
-            return 0;
-    return 1;
-}
+/* the pattern helpers of check.h */
+static int verify(const void *p, size_t n, uint64_t seed) { return pattern_find_bad(p, n, seed) == n; }
 
 /* puts a BIG object with pattern seed and returns a reference to it */
 LUMEN_REMOTE(make_object)
@@ -39,7 +28,7 @@ LUMEN_REMOTE(make_object)
     void *p;
     if ((st = lumen_object_create(BIG, &b, &p)) != LUMEN_OK)
         return st;
-    fill(p, BIG, (unsigned)seed);
+    pattern_fill(p, BIG, (uint64_t)seed);
     lumen_ref r;
     if ((st = lumen_object_seal(b, &r)) != LUMEN_OK)
         return st;
@@ -61,7 +50,7 @@ LUMEN_REMOTE(check_object)
     lumen_value v;
     if ((st = lumen_get(r, 60000, &v)) != LUMEN_OK)
         return st;
-    if (v.size != BIG || !verify(v.data, v.size, (unsigned)seed))
+    if (v.size != BIG || !verify(v.data, v.size, (uint64_t)seed))
         return lumen_task_fail(ctx, "object content wrong on rank %d", lumen_rank());
     return lumen_return_i64(ctx, 0, lumen_rank());
 }
@@ -114,7 +103,7 @@ int main(int argc, char **argv)
             CHECK(v.type == LUMEN_TYPE_REF);
             lumen_value inner;
             CHECK_OK(lumen_get(v.ref, 60000, &inner));
-            CHECK(inner.size == BIG && verify(inner.data, inner.size, (unsigned)round));
+            CHECK(inner.size == BIG && verify(inner.data, inner.size, (uint64_t)round));
             /* the inner reference can be kept past the container */
             lumen_ref kept;
             CHECK_OK(lumen_ref_dup(v.ref, &kept));
@@ -134,14 +123,14 @@ int main(int argc, char **argv)
             CHECK(fv.type == LUMEN_TYPE_REF);
             lumen_value fin;
             CHECK_OK(lumen_get(fv.ref, 60000, &fin));
-            CHECK(fin.size == BIG && verify(fin.data, fin.size, (unsigned)round + 100));
+            CHECK(fin.size == BIG && verify(fin.data, fin.size, (uint64_t)round + 100));
 
             CHECK_OK(lumen_ref_release(c));
             CHECK_OK(lumen_ref_release(ok));
             CHECK_OK(lumen_ref_release(f));
             /* still readable through the kept reference */
             CHECK_OK(lumen_get(kept, 60000, &inner));
-            CHECK(verify(inner.data, inner.size, (unsigned)round));
+            CHECK(verify(inner.data, inner.size, (uint64_t)round));
             CHECK_OK(lumen_ref_release(kept));
             CHECK_ST(lumen_ref_release(kept), LUMEN_ERR_INVALID_REF);
         }
