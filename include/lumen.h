@@ -11,6 +11,16 @@
  * ray.put                lumen_put, lumen_object_create + lumen_object_seal
  * del ref                lumen_ref_release
  * ray.cancel             lumen_cancel
+ * @ray.remote class      LUMEN_ACTOR_CLASS(Cls, init, destroy) + LUMEN_METHOD(Cls, m)
+ * Cls.options().remote() lumen_actor_create("Cls", args, n, &opts, &actor)
+ * actor.m.remote(x)      lumen_actor_call(actor, "m", args, n, NULL, refs) / LUMEN_ACTOR_CALL
+ * ray.get_actor(name)    lumen_get_actor(name, namespace, &actor)
+ * ray.kill(actor)        lumen_actor_kill; __ray_terminate__: lumen_actor_terminate
+ * scheduling_strategy    lumen_scheduling_strategy (DEFAULT, SPREAD, NODE_AFFINITY,
+ *                        PLACEMENT_GROUP)
+ * placement_group(...)   lumen_placement_group_create / _ready / _remove
+ * ray.cluster_resources  lumen_cluster_resources / lumen_available_resources
+ * get_runtime_context()  lumen_get_runtime_context
  *
  * Rank 0 is the driver. Every rank calls lumen_init; the other ranks serve tasks
  * (and may submit their own) and block in lumen_finalize until the driver calls
@@ -54,7 +64,11 @@ typedef enum lumen_status {
     LUMEN_ERR_IO = -15,              /* spill file or shared memory I/O failed */
     LUMEN_ERR_SHUTDOWN = -16,        /* the job is shutting down */
     LUMEN_ERR_PROTOCOL = -17,        /* malformed message */
-    LUMEN_ERR_INTERNAL = -18
+    LUMEN_ERR_INTERNAL = -18,
+    LUMEN_ERR_ACTOR_DIED = -19,      /* the actor is dead (killed, exited, failed) */
+    LUMEN_ERR_PENDING_CALLS_EXCEEDED = -20, /* max_pending_calls reached: back-pressure */
+    LUMEN_ERR_NOT_FOUND = -21,       /* no actor / placement group of that name or id */
+    LUMEN_ERR_ALREADY_EXISTS = -22   /* a named actor of that name exists */
 } lumen_status;
 
 /* Static text for a status code. Never NULL. */
@@ -106,7 +120,8 @@ typedef enum lumen_type {
     LUMEN_TYPE_F64 = 2,
     LUMEN_TYPE_BYTES = 3,
     LUMEN_TYPE_STR = 4,
-    LUMEN_TYPE_REF = 5
+    LUMEN_TYPE_REF = 5,
+    LUMEN_TYPE_ACTOR = 6 /* an actor handle (arguments only) */
 } lumen_type;
 
 /* A reference to an object (Ray's ObjectRef). A value of this type counts as
@@ -119,6 +134,16 @@ int lumen_ref_is_nil(lumen_ref ref);
 int lumen_ref_equal(lumen_ref a, lumen_ref b);
 /* Hex form of the id (33 bytes with the NUL), for logs. */
 void lumen_ref_hex(lumen_ref ref, char out[33]);
+
+/* A handle to an actor (Ray's ActorHandle): a plain value naming the actor;
+ * copy it freely, pass it to tasks and methods with lumen_arg_actor. */
+typedef struct lumen_actor {
+    uint64_t opaque_[2];
+} lumen_actor;
+#define LUMEN_ACTOR_NIL ((lumen_actor){{0, 0}})
+int lumen_actor_is_nil(lumen_actor actor);
+int lumen_actor_equal(lumen_actor a, lumen_actor b);
+void lumen_actor_hex(lumen_actor actor, char out[33]);
 
 /* A typed argument of a remote call. Byte buffers and strings are copied at
  * submission, so the caller may reuse them as soon as lumen_remote returns. */
@@ -133,6 +158,7 @@ typedef struct lumen_arg {
         } bytes;
         const char *str;
         lumen_ref ref;
+        lumen_actor actor;
     } u;
 } lumen_arg;
 
@@ -140,6 +166,7 @@ static inline lumen_arg lumen_arg_i64(int64_t v) { lumen_arg a = {LUMEN_TYPE_I64
 static inline lumen_arg lumen_arg_f64(double v) { lumen_arg a = {LUMEN_TYPE_F64, {.f64 = v}}; return a; }
 static inline lumen_arg lumen_arg_str(const char *s) { lumen_arg a = {LUMEN_TYPE_STR, {.str = s}}; return a; }
 static inline lumen_arg lumen_arg_ref(lumen_ref r) { lumen_arg a = {LUMEN_TYPE_REF, {.ref = r}}; return a; }
+static inline lumen_arg lumen_arg_actor(lumen_actor h) { lumen_arg a = {LUMEN_TYPE_ACTOR, {.actor = h}}; return a; }
 static inline lumen_arg lumen_arg_bytes(const void *p, size_t n)
 {
     lumen_arg a = {LUMEN_TYPE_BYTES, {.bytes = {p, n}}};
@@ -153,7 +180,8 @@ static inline lumen_arg lumen_arg_bytes(const void *p, size_t n)
         unsigned short: lumen_arg_i64, int: lumen_arg_i64, unsigned: lumen_arg_i64,    \
         long: lumen_arg_i64, unsigned long: lumen_arg_i64, long long: lumen_arg_i64,   \
         unsigned long long: lumen_arg_i64, float: lumen_arg_f64, double: lumen_arg_f64, \
-        char *: lumen_arg_str, const char *: lumen_arg_str, lumen_ref: lumen_arg_ref)(x)
+        char *: lumen_arg_str, const char *: lumen_arg_str, lumen_ref: lumen_arg_ref,     \
+        lumen_actor: lumen_arg_actor)(x)
 #define LUMEN_BYTES(p, n) lumen_arg_bytes((p), (n))
 
 /* ---- remote functions --------------------------------------------------- */
@@ -189,6 +217,8 @@ lumen_status lumen_arg_get_str(const lumen_task_ctx *ctx, size_t i, const char *
 /* An argument whose value is a reference (an object a task filled with
  * lumen_return_ref). Valid during the call; lumen_ref_dup it to keep it. */
 lumen_status lumen_arg_get_ref(const lumen_task_ctx *ctx, size_t i, lumen_ref *out);
+/* An actor handle passed with lumen_arg_actor. */
+lumen_status lumen_arg_get_actor(const lumen_task_ctx *ctx, size_t i, lumen_actor *out);
 
 /* Return values, by slot (0 .. num_returns-1). A slot not set returns NONE. */
 size_t lumen_num_returns(const lumen_task_ctx *ctx);
@@ -208,6 +238,72 @@ lumen_status lumen_task_fail(lumen_task_ctx *ctx, const char *fmt, ...)
 /* Name of the running function. */
 const char *lumen_task_function(const lumen_task_ctx *ctx);
 
+/* ---- scheduling strategies and placement groups -------------------------- */
+/* A placement group (Ray's PlacementGroup): bundles of resources reserved
+ * together on ranks. A plain value; the fields are private. */
+typedef struct lumen_placement_group {
+    uint64_t opaque_[2];
+} lumen_placement_group;
+#define LUMEN_PLACEMENT_GROUP_NIL ((lumen_placement_group){{0, 0}})
+
+typedef enum lumen_sched_kind {
+    LUMEN_SCHED_DEFAULT = 0,         /* locality and load ("DEFAULT") */
+    LUMEN_SCHED_SPREAD = 1,          /* across nodes, round robin ("SPREAD") */
+    LUMEN_SCHED_NODE_AFFINITY = 2,   /* NodeAffinitySchedulingStrategy */
+    LUMEN_SCHED_PLACEMENT_GROUP = 3  /* PlacementGroupSchedulingStrategy */
+} lumen_sched_kind;
+
+typedef struct lumen_scheduling_strategy {
+    lumen_sched_kind kind;
+    int node_id;                     /* NODE_AFFINITY: lumen_node_id() of the node */
+    int soft;                        /* NODE_AFFINITY: run elsewhere if the node cannot */
+    lumen_placement_group pg;        /* PLACEMENT_GROUP */
+    int bundle_index;                /* PLACEMENT_GROUP: bundle, or -1 for any */
+} lumen_scheduling_strategy;
+
+static inline lumen_scheduling_strategy lumen_sched_spread(void)
+{
+    lumen_scheduling_strategy s = {LUMEN_SCHED_SPREAD, -1, 0, LUMEN_PLACEMENT_GROUP_NIL, -1};
+    return s;
+}
+static inline lumen_scheduling_strategy lumen_sched_node_affinity(int node_id, int soft)
+{
+    lumen_scheduling_strategy s = {LUMEN_SCHED_NODE_AFFINITY, node_id, soft, LUMEN_PLACEMENT_GROUP_NIL, -1};
+    return s;
+}
+static inline lumen_scheduling_strategy lumen_sched_placement_group(lumen_placement_group pg, int bundle_index)
+{
+    lumen_scheduling_strategy s = {LUMEN_SCHED_PLACEMENT_GROUP, -1, 0, pg, bundle_index};
+    return s;
+}
+
+typedef enum lumen_pg_strategy {
+    LUMEN_PG_PACK = 0,         /* as few nodes as possible, spill over if needed */
+    LUMEN_PG_SPREAD = 1,       /* as many nodes as possible, share if needed */
+    LUMEN_PG_STRICT_PACK = 2,  /* every bundle on one node, or wait */
+    LUMEN_PG_STRICT_SPREAD = 3 /* every bundle on a different node, or wait */
+} lumen_pg_strategy;
+
+/* Reserve `n` bundles, each a resource string ("CPU=1,GPU=1,custom=2"), with
+ * `strategy`. Returns at once: the group is placed when resources are free
+ * (lumen_placement_group_ready / _wait). A group no arrangement of the job's
+ * ranks could ever hold fails here with LUMEN_ERR_INFEASIBLE saying why.
+ * name may be NULL. */
+lumen_status lumen_placement_group_create(const char *const *bundles, size_t n, lumen_pg_strategy strategy,
+                                          const char *name, lumen_placement_group *out);
+/* pg.ready(): a reference that becomes I64 1 once every bundle is reserved,
+ * or an error if the group is removed first. Release it when done. */
+lumen_status lumen_placement_group_ready(lumen_placement_group pg, lumen_ref *out);
+/* Wait until placed: LUMEN_OK, LUMEN_ERR_TIMEOUT, or the removal's error. */
+lumen_status lumen_placement_group_wait(lumen_placement_group pg, int64_t timeout_ms);
+/* Free the reserved resources; actors in the group are killed and tasks
+ * queued in it fail. Tasks already running finish. */
+lumen_status lumen_placement_group_remove(lumen_placement_group pg);
+/* Where bundle `index` lives once placed (placement_group_table): the rank
+ * and node holding it. LUMEN_ERR_TIMEOUT if not placed within timeout_ms. */
+lumen_status lumen_placement_group_bundle_rank(lumen_placement_group pg, int index, int64_t timeout_ms,
+                                               int *rank, int *node_id);
+
 /* ---- submission --------------------------------------------------------- */
 #define LUMEN_TASK_NUM_RETURNS (1ull << 0)
 #define LUMEN_TASK_NUM_CPUS (1ull << 1)
@@ -215,6 +311,7 @@ const char *lumen_task_function(const lumen_task_ctx *ctx);
 #define LUMEN_TASK_RESOURCES (1ull << 3)
 #define LUMEN_TASK_MAX_RETRIES (1ull << 4)
 #define LUMEN_TASK_RETRY_EXCEPTIONS (1ull << 5)
+#define LUMEN_TASK_SCHEDULING (1ull << 6)
 
 #define LUMEN_MAX_RETURNS 64
 #define LUMEN_MAX_ARGS 64
@@ -227,6 +324,7 @@ typedef struct lumen_task_options {
     const char *resources; /* custom demands, "name=amount,..." */
     int max_retries;       /* default 3 (Ray's default) */
     int retry_exceptions;  /* retry when the function returns an error (default 0) */
+    lumen_scheduling_strategy scheduling; /* default: LUMEN_SCHED_DEFAULT */
 } lumen_task_options;
 
 /* Submit `fn` with `nargs` arguments. Writes num_returns references to
@@ -292,6 +390,163 @@ lumen_status lumen_ref_release(lumen_ref ref);
  * LUMEN_ERR_TASK_CANCELLED errors. A running or finished task is not affected
  * (get then returns its real outcome). */
 lumen_status lumen_cancel(lumen_ref ref);
+
+/* ---- actors -------------------------------------------------------------- */
+/* An actor class: a constructor that builds the state from the creation
+ * arguments (fail with lumen_task_fail), a destructor, and named methods.
+ * Every rank registers the same classes (the macros do it before main). */
+typedef lumen_status (*lumen_actor_init_fn)(lumen_task_ctx *ctx, void **self);
+typedef void (*lumen_actor_destroy_fn)(void *self);
+typedef lumen_status (*lumen_method_fn)(void *self, lumen_task_ctx *ctx);
+
+lumen_status lumen_register_actor_class(const char *cls, lumen_actor_init_fn init,
+                                        lumen_actor_destroy_fn destroy);
+lumen_status lumen_register_method(const char *cls, const char *method, lumen_method_fn fn);
+
+/* LUMEN_ACTOR_CLASS(Counter, counter_init, counter_destroy); destroy may be NULL */
+#define LUMEN_ACTOR_CLASS(cls, init, destroy)                                     \
+    __attribute__((constructor)) static void lumen_register_class_##cls##_(void)   \
+    {                                                                              \
+        (void)lumen_register_actor_class(#cls, (init), (destroy));                \
+    }
+/* LUMEN_METHOD(Counter, incr) { body }: the body sees `self` (the state the
+ * constructor made) and `ctx` (arguments and returns, as in a task). */
+#define LUMEN_METHOD(cls, name)                                                        \
+    static lumen_status cls##__##name(void *self, lumen_task_ctx *ctx);                \
+    __attribute__((constructor)) static void lumen_register_method_##cls##__##name##_(void) \
+    {                                                                                  \
+        (void)lumen_register_method(#cls, #name, cls##__##name);                      \
+    }                                                                                  \
+    static lumen_status cls##__##name(void *self, lumen_task_ctx *ctx)
+
+typedef enum lumen_actor_lifetime {
+    LUMEN_ACTOR_OWNED = 0,   /* ends when its creator releases it (or the job ends) */
+    LUMEN_ACTOR_DETACHED = 1 /* lives until killed or the job ends */
+} lumen_actor_lifetime;
+
+#define LUMEN_ACTOR_NUM_CPUS (1ull << 0)
+#define LUMEN_ACTOR_NUM_GPUS (1ull << 1)
+#define LUMEN_ACTOR_RESOURCES (1ull << 2)
+#define LUMEN_ACTOR_NAME (1ull << 3)
+#define LUMEN_ACTOR_NAMESPACE (1ull << 4)
+#define LUMEN_ACTOR_LIFETIME (1ull << 5)
+#define LUMEN_ACTOR_MAX_RESTARTS (1ull << 6)
+#define LUMEN_ACTOR_MAX_TASK_RETRIES (1ull << 7)
+#define LUMEN_ACTOR_MAX_CONCURRENCY (1ull << 8)
+#define LUMEN_ACTOR_MAX_PENDING_CALLS (1ull << 9)
+#define LUMEN_ACTOR_SCHEDULING (1ull << 10)
+#define LUMEN_ACTOR_GET_IF_EXISTS (1ull << 11)
+
+#define LUMEN_ACTOR_NAME_MAX 128 /* bytes of a name or namespace, NUL included */
+
+typedef struct lumen_actor_options {
+    uint64_t field_mask;
+    double num_cpus;        /* held while alive. Not set: as Ray, 1 CPU to place
+                               it (a rank with a CPU) and 0 held */
+    double num_gpus;        /* default 0 */
+    const char *resources;  /* custom, "name=amount,..." */
+    const char *name;       /* for lumen_get_actor; unique in its namespace */
+    const char *namespace_; /* default "" */
+    lumen_actor_lifetime lifetime;
+    int max_restarts;       /* default 0; -1: without limit */
+    int max_task_retries;   /* calls retried after a restart; default 0, -1: no limit */
+    int max_concurrency;    /* methods running at once (threads); default 1 */
+    int max_pending_calls;  /* per caller rank; -1 (default): no limit */
+    lumen_scheduling_strategy scheduling;
+    int get_if_exists;      /* named: return the existing actor instead of failing */
+} lumen_actor_options;
+
+/* Create an actor of class `cls` (Cls.options(...).remote(*args)). Returns
+ * the handle at once; the constructor runs on a rank with the resources and
+ * calls queue until it has. Fails at once on an unknown class, infeasible
+ * resources (LUMEN_ERR_INFEASIBLE) or a taken name (LUMEN_ERR_ALREADY_EXISTS). */
+lumen_status lumen_actor_create(const char *cls, const lumen_arg *args, size_t nargs,
+                                const lumen_actor_options *opts, lumen_actor *out);
+
+#define LUMEN_CALL_NUM_RETURNS (1ull << 0)
+typedef struct lumen_call_options {
+    uint64_t field_mask;
+    int num_returns; /* default 1 */
+} lumen_call_options;
+
+/* Call a method: writes num_returns references at once (like lumen_remote).
+ * Calls from one rank to one actor run in the order they were made. Errors
+ * arrive as error objects: LUMEN_ERR_TASK_FAILED (the method failed),
+ * LUMEN_ERR_UNKNOWN_FUNCTION (no such method), LUMEN_ERR_ACTOR_DIED (the
+ * message names the actor and the cause). Returns
+ * LUMEN_ERR_PENDING_CALLS_EXCEEDED when this rank already has
+ * max_pending_calls calls to the actor unfinished. */
+lumen_status lumen_actor_call(lumen_actor actor, const char *method, const lumen_arg *args, size_t nargs,
+                              const lumen_call_options *opts, lumen_ref *returns);
+
+/* LUMEN_ACTOR_CALL(&ref, actor, "method", LUMEN_ARG(x), ...): one return */
+#define LUMEN_ACTOR_CALL(ret, actor, method, ...)                                      \
+    lumen_actor_call((actor), (method), (const lumen_arg[]){__VA_ARGS__},               \
+                     sizeof((const lumen_arg[]){__VA_ARGS__}) / sizeof(lumen_arg), NULL, \
+                     (ret))
+/* the same without arguments */
+#define LUMEN_ACTOR_CALL0(ret, actor, method) lumen_actor_call((actor), (method), NULL, 0, NULL, (ret))
+
+/* A reference that becomes I64 1 when the constructor has run (ordered after
+ * this rank's earlier calls), or the actor's death error. */
+lumen_status lumen_actor_ready(lumen_actor actor, lumen_ref *out);
+/* ray.get_actor(name, namespace): find a named actor from any rank.
+ * namespace_ NULL means "". LUMEN_ERR_NOT_FOUND if there is none alive. */
+lumen_status lumen_get_actor(const char *name, const char *namespace_, lumen_actor *out);
+/* ray.kill: end the actor now. Queued calls fail with LUMEN_ERR_ACTOR_DIED;
+ * a method already running finishes. no_restart=0 lets max_restarts apply. */
+lumen_status lumen_actor_kill(lumen_actor actor, int no_restart);
+/* actor.__ray_terminate__: end the actor after the calls this rank made
+ * before it; no restart. */
+lumen_status lumen_actor_terminate(lumen_actor actor);
+/* Drop this handle. On the creating rank, an OWNED actor then ends after
+ * its pending calls (Ray: the handle went out of scope); elsewhere, and for
+ * DETACHED actors, only this rank's bookkeeping goes. */
+lumen_status lumen_actor_release(lumen_actor actor);
+
+/* Inside a method: ray.actor.exit_actor(). The actor ends after this method
+ * returns (its result is delivered); no restart; later calls fail. */
+lumen_status lumen_actor_exit(lumen_task_ctx *ctx);
+/* Inside a method: the actor hits a fatal error (as a Ray worker crash). The
+ * call fails with LUMEN_ERR_ACTOR_DIED, the actor dies, and with
+ * max_restarts its constructor runs again and pending calls are retried up
+ * to max_task_retries. Returns LUMEN_ERR_ACTOR_DIED for `return`. */
+lumen_status lumen_actor_fatal(lumen_task_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- resources and runtime context -------------------------------------- */
+#define LUMEN_MAX_RESOURCES 18
+#define LUMEN_MAX_GPU_IDS 16
+
+typedef struct lumen_resources {
+    size_t count;
+    struct {
+        char name[32]; /* "CPU", "GPU", "memory", custom names */
+        double amount;
+    } r[LUMEN_MAX_RESOURCES];
+} lumen_resources;
+/* amount of `name` in r (0 if absent) */
+double lumen_resources_get(const lumen_resources *r, const char *name);
+
+/* ray.cluster_resources(): totals of every rank. */
+lumen_status lumen_cluster_resources(lumen_resources *out);
+/* ray.available_resources(): what is free now on every rank (asks them). */
+lumen_status lumen_available_resources(lumen_resources *out);
+/* The totals one rank offers. */
+lumen_status lumen_rank_resources(int rank, lumen_resources *out);
+
+typedef struct lumen_runtime_context {
+    int rank, node_id, world_size;
+    int in_task;                      /* called inside a task or actor method */
+    char task_id[33];                 /* hex id of the running task ("" outside) */
+    const char *function;             /* name of the running function or method */
+    lumen_actor actor;                /* the running actor (NIL outside one) */
+    lumen_resources assigned;         /* resources the running task holds */
+    int num_gpu_ids;                  /* GPUs assigned to it (Ray's get_gpu_ids) */
+    int gpu_ids[LUMEN_MAX_GPU_IDS];
+} lumen_runtime_context;
+/* ray.get_runtime_context() for the calling thread. */
+lumen_status lumen_get_runtime_context(lumen_runtime_context *out);
 
 /* ---- introspection ------------------------------------------------------ */
 typedef struct lumen_store_stats {

@@ -32,6 +32,10 @@ const char *lumen_strerror(lumen_status st)
     case LUMEN_ERR_SHUTDOWN: return "lumen is shutting down";
     case LUMEN_ERR_PROTOCOL: return "malformed message";
     case LUMEN_ERR_INTERNAL: return "internal error";
+    case LUMEN_ERR_ACTOR_DIED: return "actor died";
+    case LUMEN_ERR_PENDING_CALLS_EXCEEDED: return "too many pending calls to the actor";
+    case LUMEN_ERR_NOT_FOUND: return "not found";
+    case LUMEN_ERR_ALREADY_EXISTS: return "already exists";
     }
     return "unknown status code";
 }

@@ -17,19 +17,62 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actor/actor.h"
 #include "common/error.h"
+#include "placement/placement.h"
 #include "runtime/registry.h"
 #include "runtime/runtime.h"
 
 _Thread_local lumen_task_ctx *lm_tls_ctx;
 
-static void take(lm_rt *rt, const double *demand, double sign)
+/* the pool a task draws on: its bundle's, or the rank's */
+static double *pool_of(lm_rt *rt, lm_bundle *b)
 {
+    return b && !b->removed ? b->avail : rt->avail;
+}
+
+void lm_executor_take(lm_rt *rt, lm_bundle *b, const double *demand, double sign)
+{
+    double *pool = pool_of(rt, b);
     for (int k = 0; k < LM_MAX_RES; k++)
-        rt->avail[k] -= sign * demand[k];
+        pool[k] -= sign * demand[k];
+}
+
+static void take(lm_rt *rt, lm_task *t, double sign)
+{
+    lm_executor_take(rt, t->bundle, t->m.demand, sign);
 }
 
 static void spawn_locked(lm_rt *rt);
+static lm_task *unlink_where(lm_rt *rt, int (*match)(lm_rt *, lm_task *, void *), void *arg, int from_tail);
+lm_task *lm_executor_unlink_bundle(lm_rt *rt, lm_bundle *b);
+
+lm_task *lm_task_from_msg(lm_rt *rt, int src, void *buf, size_t len)
+{
+    (void)rt;
+    lm_task *t = calloc(1, sizeof *t);
+    if (!t) {
+        free(buf);
+        return NULL;
+    }
+    if (lm_msg_decode_task(buf, len, &t->m) != LUMEN_OK) {
+        free(t);
+        free(buf);
+        return NULL;
+    }
+    t->msgbuf = buf;
+    t->msglen = len;
+    t->src = src;
+    return t;
+}
+
+void lm_task_free(lm_task *t)
+{
+    if (!t)
+        return;
+    free(t->msgbuf);
+    free(t);
+}
 
 lumen_status lm_executor_accept(lm_rt *rt, int src, void *buf, size_t len)
 {
@@ -37,18 +80,35 @@ lumen_status lm_executor_accept(lm_rt *rt, int src, void *buf, size_t len)
         free(buf);
         return LUMEN_OK;
     }
-    lm_task *t = malloc(sizeof *t);
-    if (!t) {
-        free(buf);
-        return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for a task");
-    }
-    if (lm_msg_decode_task(buf, len, &t->m) != LUMEN_OK) {
-        free(t);
-        free(buf);
+    lm_task *t = lm_task_from_msg(rt, src, buf, len);
+    if (!t)
         return LUMEN_ERR_PROTOCOL;
+    if (t->m.pg_id.lo != 0) {
+        /* runs in a placement group bundle reserved here */
+        pthread_mutex_lock(&rt->exec_lock);
+        t->bundle = lm_bundle_acquire(rt, t->m.pg_id, t->m.bundle);
+        pthread_mutex_unlock(&rt->exec_lock);
+        if (!t->bundle) {
+            char msg[LM_FN_MAX + 128];
+            snprintf(msg, sizeof msg, "'%s' not run: its placement group bundle %d is not reserved on rank %d (removed)",
+                     t->m.fn, t->m.bundle, rt->rank);
+            lm_task_reply_error(rt, t, msg, t->m.kind == LM_KIND_CALL ? LM_ERRK_ACTOR_DIED : LM_ERRK_FAILED);
+            if (t->m.kind == LM_KIND_CREATE) {
+                lm_ctl_msg m = {.op = LM_CTL_ACTOR_STATE, .a = t->m.actor_id};
+                m.v[0] = LM_ACTOR_DEAD;
+                m.v[1] = t->m.attempt;
+                m.s[0] = msg;
+                m.slen[0] = (uint32_t)strlen(msg);
+                lm_ctl_send(rt, 0, &m);
+            }
+            lm_task_free(t);
+            return LUMEN_OK;
+        }
     }
-    t->msgbuf = buf;
-    t->msglen = len;
+    if (t->m.kind != LM_KIND_TASK) {
+        lm_actor_host_accept(rt, t);
+        return LUMEN_OK;
+    }
     t->fn = lm_registry_find(t->m.fn);
     if ((t->m.flags & LM_TASK_STOLEN) && src != rt->rank) {
         pthread_mutex_lock(&rt->exec_lock);
@@ -73,7 +133,7 @@ void lm_executor_push(lm_rt *rt, lm_task *t)
     rt->ready_len++;
     if (rt->exec_sleepers)
         pthread_cond_signal(&rt->exec_cv);
-    else if (rt->idle_threads == 0 && lm_res_fits(rt->avail, t->m.demand, LM_MAX_RES))
+    else if (rt->idle_threads == 0 && lm_res_fits(pool_of(rt, t->bundle), t->m.demand, LM_MAX_RES))
         spawn_locked(rt); /* every thread is busy or blocked in a get, yet resources are free */
     pthread_mutex_unlock(&rt->exec_lock);
 }
@@ -84,7 +144,7 @@ static lm_task *pick(lm_rt *rt)
     lm_task *prev = NULL;
     int scanned = 0;
     for (lm_task *t = rt->ready_head; t && scanned < 64; prev = t, t = t->next, scanned++) {
-        if (!lm_res_fits(rt->avail, t->m.demand, LM_MAX_RES))
+        if (!lm_res_fits(pool_of(rt, t->bundle), t->m.demand, LM_MAX_RES))
             continue;
         if (prev)
             prev->next = t->next;
@@ -93,7 +153,7 @@ static lm_task *pick(lm_rt *rt)
         if (rt->ready_tail == t)
             rt->ready_tail = prev;
         rt->ready_len--;
-        take(rt, t->m.demand, 1.0);
+        take(rt, t, 1.0);
         return t;
     }
     return NULL;
@@ -112,7 +172,7 @@ static void send_done(lm_rt *rt, lm_task *t, lm_done_msg *d)
     lm_send_wbuf(rt, t->m.owner, &w);
 }
 
-static void reply_error(lm_rt *rt, lm_task *t, const char *msg, int kind)
+void lm_task_reply_error(lm_rt *rt, lm_task *t, const char *msg, int kind)
 {
     lm_done_msg *d = malloc(sizeof *d);
     if (!d)
@@ -171,40 +231,77 @@ static lumen_status resolve_args(lm_rt *rt, lumen_task_ctx *c)
 void lm_ctx_drop_return(lumen_task_ctx *c, int i); /* task_ctx.c */
 lumen_status lm_ctx_seal_returns(lumen_task_ctx *c);
 
-static void run_task(lm_rt *rt, lm_task *t)
+/* the error message of a failed run, "<what> '<name>' failed on rank r: ..." */
+static char *failure_message(lm_rt *rt, lm_task *t, lumen_task_ctx *c, lumen_status st)
+{
+    const char *cause = c->error[0] ? c->error : lumen_last_error();
+    const char *what = t->m.kind == LM_KIND_CALL ? "method" : t->m.kind == LM_KIND_CREATE ? "constructor of actor" : "task";
+    char who[220] = "";
+    if (t->m.kind == LM_KIND_CALL && c->actor)
+        snprintf(who, sizeof who, " of actor '%s'", c->actor->cls);
+    size_t n = strlen(cause) + LM_FN_MAX + sizeof who + 128;
+    char *msg = malloc(n);
+    if (msg)
+        snprintf(msg, n, "%s '%s'%s failed on rank %d: %s%s%s", what, t->m.fn, who, rt->rank, lumen_strerror(st),
+                 cause[0] ? ": " : "", cause);
+    return msg;
+}
+
+int lm_task_execute(lm_rt *rt, lm_task *t, lm_actor_inst *inst)
 {
     lumen_task_ctx *c = calloc(1, sizeof *c);
     if (!c) {
-        reply_error(rt, t, "executor out of memory", 0);
-        return;
+        lm_task_reply_error(rt, t, "executor out of memory", 0);
+        return LM_RUN_FATAL;
     }
     c->task = t;
     c->rt = rt;
+    c->actor = inst;
     lumen_status st;
     char *msg = NULL;
-    if (!t->fn) {
+    int outcome = 0;
+    lumen_method_fn method = NULL;
+    if (t->m.kind == LM_KIND_CALL)
+        method = lm_registry_method(inst->cls, t->m.fn);
+    if (t->m.kind == LM_KIND_TASK && !t->fn) {
         st = lm_error(LUMEN_ERR_UNKNOWN_FUNCTION, "unknown remote function '%s' on rank %d", t->m.fn, rt->rank);
+    } else if (t->m.kind == LM_KIND_CALL && !method) {
+        st = lm_error(LUMEN_ERR_UNKNOWN_FUNCTION, "actor class '%s' has no method '%s'", inst->cls, t->m.fn);
     } else {
         st = resolve_args(rt, c);
         if (st == LUMEN_OK) {
             lm_error_clear();
             lm_tls_ctx = c;
-            st = t->fn(c);
+            if (t->m.kind == LM_KIND_TASK) {
+                st = t->fn(c);
+            } else if (t->m.kind == LM_KIND_CALL) {
+                st = method(inst->self, c);
+            } else {
+                st = inst->klass.init(c, &inst->self);
+                if (st == LUMEN_OK) {
+                    inst->constructed = 1;
+                    lumen_return_i64(c, 0, 1);
+                }
+            }
             lm_tls_ctx = NULL;
+            if (c->actor_fatal)
+                st = LUMEN_ERR_ACTOR_DIED;
             if (st == LUMEN_OK)
                 st = lm_ctx_seal_returns(c);
         }
     }
     if (st != LUMEN_OK) {
-        const char *cause = c->error[0] ? c->error : lumen_last_error();
-        size_t n = strlen(cause) + LM_FN_MAX + 96;
-        msg = malloc(n);
-        if (msg)
-            snprintf(msg, n, "task '%s' failed on rank %d: %s%s%s", t->m.fn, rt->rank, lumen_strerror(st),
-                     cause[0] ? ": " : "", cause);
+        msg = failure_message(rt, t, c, st);
         for (int i = 0; i < t->m.num_returns; i++)
             lm_ctx_drop_return(c, i);
-        reply_error(rt, t, msg ? msg : "task failed", 0);
+        int kind = st == LUMEN_ERR_UNKNOWN_FUNCTION ? LM_ERRK_UNKNOWN_FN
+                   : st == LUMEN_ERR_ACTOR_DIED     ? LM_ERRK_ACTOR_DIED
+                                                    : LM_ERRK_FAILED;
+        lm_task_reply_error(rt, t, msg ? msg : "task failed", kind);
+        if (inst && (st == LUMEN_ERR_ACTOR_DIED || t->m.kind == LM_KIND_CREATE)) {
+            snprintf(inst->cause, sizeof inst->cause, "%s", msg ? msg : "failed");
+            outcome = LM_RUN_FATAL;
+        }
     } else {
         pthread_mutex_lock(&rt->lock);
         for (int i = 0; i < t->m.num_returns; i++) { /* references returned travel to the owner */
@@ -228,6 +325,8 @@ static void run_task(lm_rt *rt, lm_task *t)
             send_done(rt, t, d);
             free(d);
         }
+        if (c->actor_exit)
+            outcome = LM_RUN_EXIT;
     }
     free(msg);
     pthread_mutex_lock(&rt->lock);
@@ -243,6 +342,7 @@ static void run_task(lm_rt *rt, lm_task *t)
     for (int i = 0; i < LUMEN_MAX_RETURNS; i++)
         free(c->retfree[i]);
     free(c);
+    return outcome;
 }
 
 /* ---- threads --------------------------------------------------------------- */
@@ -287,13 +387,12 @@ static void *executor_main(void *arg)
                 lm_res_fits(rt->avail, rt->ready_head->m.demand, LM_MAX_RES))
                 spawn_locked(rt); /* more queued work fits the free resources */
             pthread_mutex_unlock(&rt->exec_lock);
-            double demand[LM_MAX_RES];
-            memcpy(demand, t->m.demand, sizeof demand);
-            run_task(rt, t);
-            free(t->msgbuf);
-            free(t);
+            lm_task_execute(rt, t, NULL);
             pthread_mutex_lock(&rt->exec_lock);
-            take(rt, demand, -1.0);
+            take(rt, t, -1.0);
+            if (t->bundle)
+                lm_bundle_put(rt, t->bundle);
+            lm_task_free(t);
             if (rt->ready_head && rt->exec_sleepers)
                 pthread_cond_signal(&rt->exec_cv); /* freed resources may fit a waiting task */
             rt->idle_threads++;
@@ -380,6 +479,32 @@ void lm_executor_stop(lm_rt *rt)
     rt->threads = NULL;
 }
 
+static int match_bundle(lm_rt *rt, lm_task *t, void *arg)
+{
+    (void)rt;
+    return t->bundle == arg;
+}
+
+lm_task *lm_executor_unlink_bundle(lm_rt *rt, lm_bundle *b)
+{
+    lm_task *list = NULL, *t;
+    while ((t = unlink_where(rt, match_bundle, b, 0)) != NULL) {
+        t->next = list;
+        list = t;
+    }
+    return list;
+}
+
+void lm_executor_kick(lm_rt *rt)
+{
+    if (rt->ready_head) {
+        if (rt->exec_sleepers)
+            pthread_cond_broadcast(&rt->exec_cv);
+        else if (rt->idle_threads == 0)
+            spawn_locked(rt);
+    }
+}
+
 void lm_executor_blocked(lm_rt *rt, int delta)
 {
     lumen_task_ctx *c = lm_tls_ctx;
@@ -387,7 +512,7 @@ void lm_executor_blocked(lm_rt *rt, int delta)
         return;
     pthread_mutex_lock(&rt->exec_lock);
     if (delta > 0) {
-        take(rt, c->task->m.demand, -1.0); /* give the CPU back while waiting */
+        take(rt, c->task, -1.0); /* give the CPU back while waiting */
         if (rt->ready_head) {
             if (rt->exec_sleepers)
                 pthread_cond_signal(&rt->exec_cv);
@@ -395,7 +520,7 @@ void lm_executor_blocked(lm_rt *rt, int delta)
                 spawn_locked(rt);
         }
     } else {
-        take(rt, c->task->m.demand, 1.0);
+        take(rt, c->task, 1.0);
     }
     pthread_mutex_unlock(&rt->exec_lock);
 }
@@ -435,11 +560,13 @@ void lm_handle_cancel(lm_rt *rt, lm_oid task_id)
     pthread_mutex_lock(&rt->exec_lock);
     lm_task *t = unlink_where(rt, match_id, &task_id, 0);
     pthread_mutex_unlock(&rt->exec_lock);
-    if (!t)
+    if (!t) {
+        lm_actor_host_cancel(rt, task_id); /* perhaps a queued actor call */
         return; /* running, finished or stolen: the owner gets the real outcome */
+    }
     char msg[LM_FN_MAX + 48];
     snprintf(msg, sizeof msg, "task '%s' was cancelled", t->m.fn);
-    reply_error(rt, t, msg, 1);
+    lm_task_reply_error(rt, t, msg, 1);
     free(t->msgbuf);
     free(t);
 }
@@ -449,7 +576,7 @@ static int match_stealable(lm_rt *rt, lm_task *t, void *arg)
     int thief = *(int *)arg;
     /* a stolen task may move on again (its thief may have got busy since it
      * asked), a few hops at most so nothing bounces forever */
-    return ((t->m.flags >> LM_TASK_HOPS_SHIFT) & 0xff) < LM_TASK_MAX_HOPS &&
+    return !(t->m.flags & LM_TASK_PINNED) && ((t->m.flags >> LM_TASK_HOPS_SHIFT) & 0xff) < LM_TASK_MAX_HOPS &&
            lm_res_fits(&rt->res_total[(size_t)thief * LM_MAX_RES], t->m.demand, rt->nres);
 }
 

@@ -18,6 +18,8 @@
 #include "common/error.h"
 #include "lumen/mpi.h"
 #include "runtime/config.h"
+#include "actor/actor.h"
+#include "placement/placement.h"
 #include "runtime/runtime.h"
 #include "transport/mpi/mpi_transport.h"
 
@@ -194,6 +196,11 @@ out:
 
 static void rt_free(lm_rt *rt)
 {
+    lm_gcs_free(rt);
+    lm_actor_clients_free(rt);
+    lm_pgs_free(rt);
+    lm_bundles_free(rt);
+    free(rt->spread_order);
     free(rt->node_of);
     free(rt->inflight);
     free(rt->sent_count);
@@ -219,6 +226,7 @@ static lumen_status start(MPI_Comm parent, int owns_mpi, const lumen_init_option
     pthread_mutex_init(&rt->outbox_lock, NULL);
     pthread_mutex_init(&rt->sleep_lock, NULL);
     pthread_cond_init(&rt->sleep_cv, NULL);
+    pthread_mutex_init(&rt->actor_lock, NULL);
     rt->next_tag = LM_TAG_DATA_MIN;
 
     int rank_is_node = 0;
@@ -273,6 +281,8 @@ static lumen_status start(MPI_Comm parent, int owns_mpi, const lumen_init_option
     if ((st = setup_store(rt, node_comm, capacity, phys_ranks, spill_base)) != LUMEN_OK)
         goto out;
     if ((st = lm_mpi_transport_create(rt->comm, &rt->tp)) != LUMEN_OK)
+        goto out;
+    if ((st = lm_sched_init(rt)) != LUMEN_OK || (rt->rank == 0 && (st = lm_gcs_start(rt)) != LUMEN_OK))
         goto out;
     lm_g = rt;
     if ((st = lm_executor_start(rt)) != LUMEN_OK || (st = lm_progress_start(rt)) != LUMEN_OK) {
@@ -416,8 +426,11 @@ lumen_status lumen_finalize(void)
     pthread_mutex_lock(&rt->lock);
     pthread_cond_broadcast(&rt->ready_cv);
     pthread_mutex_unlock(&rt->lock);
-    /* executors finish their running tasks (a blocked get returns SHUTDOWN);
-     * the progress thread stops with them and drain_and_barrier flushes */
+    /* actors and executors finish their running calls and tasks (a blocked
+     * get returns SHUTDOWN); the progress thread stops with them and
+     * drain_and_barrier flushes */
+    atomic_store(&rt->stop_threads, 1);
+    lm_actor_host_stop(rt);
     lm_executor_stop(rt);
     lm_progress_stop(rt);
     drain_and_barrier(rt);

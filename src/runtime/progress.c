@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "common/error.h"
+#include "gcs/gcs.h"
 #include "runtime/runtime.h"
 
 typedef struct lm_out {
@@ -166,6 +167,9 @@ void lm_deliver(void *arg, int src, void *buf, size_t len)
     case LM_MSG_TASK:
         if (lm_executor_accept(rt, src, buf, len) != LUMEN_OK)
             bad_message(rt, src, "task");
+        return; /* buf taken */
+    case LM_MSG_CTL:
+        lm_ctl_deliver(rt, src, buf, len);
         return; /* buf taken */
     case LM_MSG_DONE: {
         lm_done_msg *m = malloc(sizeof *m);

@@ -33,6 +33,8 @@
  * lo: sequence number of the task or put on the owner rank (never 0). */
 #define LM_OID_TASK 1
 #define LM_OID_OBJECT 2
+#define LM_OID_ACTOR 3
+#define LM_OID_PG 4
 static inline lm_oid lm_oid_make(int owner, unsigned index, unsigned kind, unsigned epoch, uint64_t seq)
 {
     lm_oid id = {(uint64_t)(uint32_t)owner | ((uint64_t)(index & 0xffff) << 32) |
@@ -106,9 +108,24 @@ typedef struct lm_task_rec {
     int cancelled;
     int done;
     int nested;          /* submitted from inside a running task */
+    /* actors (src/actor): CREATE and CALL records */
+    uint8_t kind;        /* LM_KIND_* */
+    lm_oid actor;
+    int max_concurrency; /* CREATE */
+    uint64_t aseq;       /* CALL: order of this rank's calls to the actor */
+    uint32_t incarnation;/* CALL: the actor incarnation it was sent to */
+    int ready;           /* CALL: arguments resolved, may be sent */
+    uint8_t queued;      /* CALL: in the actor client's queue */
+    uint8_t counted;     /* CALL: counts in the client's pending calls */
+    struct lm_task_rec *anext; /* CALL: the actor client's queue */
+    /* scheduling strategy (tasks) and placement group (tasks and actors) */
+    lumen_scheduling_strategy strat;
+    int bundle;          /* bundle chosen at dispatch */
 } lm_task_rec;
 
 /* ---- tasks to run on this rank (executor.c) ---------------------------- */
+struct lm_bundle;
+struct lm_actor_inst;
 typedef struct lm_task {
     struct lm_task *next;
     void *msgbuf;        /* the TASK message; m points into it */
@@ -116,6 +133,8 @@ typedef struct lm_task {
     lm_task_msg m;
     lumen_remote_fn fn;
     uint64_t queued_ns;  /* when it entered the ready queue */
+    struct lm_bundle *bundle; /* placement group bundle it draws on (NULL: the rank) */
+    int src;             /* rank it came from */
 } lm_task;
 
 struct lumen_task_ctx {
@@ -129,6 +148,11 @@ struct lumen_task_ctx {
     lm_wval rets[LUMEN_MAX_RETURNS];  /* results being built */
     void *retfree[LUMEN_MAX_RETURNS];
     uint8_t retref[LUMEN_MAX_RETURNS]; /* slot holds a reference: a local hold until sent */
+    struct lm_actor_inst *actor;      /* running a method or constructor of it */
+    int actor_exit;                   /* lumen_actor_exit was called */
+    int actor_fatal;                  /* lumen_actor_fatal was called */
+    int num_gpu_ids;                  /* GPUs assigned to the running task */
+    int gpu_ids[LUMEN_MAX_GPU_IDS];
     char error[512];
 };
 
@@ -207,6 +231,19 @@ typedef struct lm_rt {
     /* control messages sent to / received from each rank (progress role) */
     int64_t *sent_count, *recv_count;
     int closing;             /* finalize: read and drop, answer nothing */
+
+    /* actors, placement groups, the control store (src/actor, src/gcs,
+     * src/placement) */
+    struct lm_gcs *gcs;            /* rank 0: the job's control store */
+    pthread_mutex_t actor_lock;    /* the actor instances of this rank */
+    struct lm_actor_inst *insts;
+    struct lm_actor_client **clients; /* actors this rank calls (rt->lock) */
+    struct lm_pg_entry *pgs;       /* placement groups seen here (rt->lock) */
+    struct lm_bundle *bundles;     /* bundles reserved on this rank (exec_lock) */
+    struct lm_rpc *rpcs;           /* requests waiting for a reply (rt->lock) */
+    int next_rpc;
+    int *spread_order;             /* ranks, node-major round robin for SPREAD */
+    int spread_rr;
 
     /* lifecycle */
     atomic_int shutdown;     /* SHUTDOWN seen or sent */
@@ -296,15 +333,39 @@ void lm_handle_fetch_err(lm_rt *rt, int src, const lm_small_msg *m);
 
 /* submit.c */
 void lm_task_dep_ready(lm_rt *rt, lm_task_rec *t, lm_obj *dep); /* rt->lock held */
+/* The common part of lumen_remote / actor create / actor call: copies the
+ * arguments, makes the return objects, registers dependencies. The record
+ * comes filled by the caller (kind, fn, demand, ...); on success it belongs
+ * to the runtime and lm_task_submitted (rt->lock held) is what happens next
+ * for each kind. */
+lumen_status lm_submit(lm_rt *rt, lm_task_rec *t, const lumen_arg *args, size_t nargs, lumen_ref *returns);
+void lm_task_fail_returns(lm_rt *rt, lm_task_rec *t, const char *msg, int kind); /* rt->lock held */
+void lm_task_release(lm_rt *rt, lm_task_rec *t);   /* rt->lock held: done, free when no deps */
+void lm_task_encode(lm_rt *rt, lm_task_rec *t, lm_wbuf *w); /* rt->lock held */
+lumen_status lm_task_read_common(lm_rt *rt, lm_task_rec *t, double num_cpus, double num_gpus,
+                                 const char *resources, uint64_t have); /* bit0 cpus, bit1 gpus, bit2 res */
 void lm_handle_done(lm_rt *rt, const lm_done_msg *m);
 void lm_dispatch_pending(lm_rt *rt);                /* rt->lock held */
 
 /* sched.c (rt->lock held) */
 int lm_sched_feasible(lm_rt *rt, const double *demand, char *why, size_t whylen);
-int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node, int nested);
+/* feasibility under a strategy (node affinity restricts the ranks) */
+lumen_status lm_sched_check(lm_rt *rt, const double *demand, const lumen_scheduling_strategy *s,
+                            const char *what);
+int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node, int nested,
+                  const lumen_scheduling_strategy *s);
+lumen_status lm_sched_init(lm_rt *rt);
 lumen_status lm_parse_resources(lm_rt *rt, const char *spec, double *demand, int create);
 
 /* executor.c */
+/* run one task, method or constructor on the calling thread and answer
+ * its owner; returns 0, or LM_RUN_FATAL / LM_RUN_EXIT for actors */
+#define LM_RUN_FATAL 1
+#define LM_RUN_EXIT 2
+int lm_task_execute(lm_rt *rt, lm_task *t, struct lm_actor_inst *inst);
+void lm_task_reply_error(lm_rt *rt, lm_task *t, const char *msg, int kind);
+lm_task *lm_task_from_msg(lm_rt *rt, int src, void *buf, size_t len); /* NULL: malformed (buf freed) */
+void lm_task_free(lm_task *t);
 lumen_status lm_executor_start(lm_rt *rt);
 void lm_executor_stop(lm_rt *rt);
 void lm_executor_push(lm_rt *rt, lm_task *t);        /* takes t */
@@ -313,5 +374,13 @@ void lm_handle_cancel(lm_rt *rt, lm_oid task_id);
 void lm_handle_steal(lm_rt *rt, int thief);
 void lm_handle_steal_none(lm_rt *rt);
 void lm_executor_blocked(lm_rt *rt, int delta);      /* a task blocks in get (+1/-1) */
+void lm_executor_take(lm_rt *rt, struct lm_bundle *b, const double *demand, double sign); /* exec_lock held */
+void lm_executor_kick(lm_rt *rt);                    /* exec_lock held: resources freed */
+
+/* error kinds of error objects (lm_wval type of LM_VAL_ERROR) */
+#define LM_ERRK_FAILED 0
+#define LM_ERRK_CANCELLED 1
+#define LM_ERRK_UNKNOWN_FN 2
+#define LM_ERRK_ACTOR_DIED 3
 
 #endif

@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "actor/actor.h"
+#include "placement/placement.h"
 #include "runtime/registry.h"
 #include "runtime/runtime.h"
 
@@ -60,7 +62,7 @@ static void task_free(lm_rt *rt, lm_task_rec *t)
     free(t);
 }
 
-/* Fail every return object of t with msg (kind 0 failed, 1 cancelled). */
+/* Fail every return object of t with msg (LM_ERRK_*). */
 static void fail_returns(lm_rt *rt, lm_task_rec *t, const char *msg, int kind)
 {
     for (int i = 0; i < t->num_returns; i++) {
@@ -70,6 +72,18 @@ static void fail_returns(lm_rt *rt, lm_task_rec *t, const char *msg, int kind)
         lm_wval v = {.kind = LM_VAL_ERROR, .type = (uint8_t)kind, .data = msg, .size = strlen(msg)};
         lm_obj_complete(rt, o, &v);
     }
+}
+
+void lm_task_fail_returns(lm_rt *rt, lm_task_rec *t, const char *msg, int kind)
+{
+    fail_returns(rt, t, msg, kind);
+}
+
+void lm_task_release(lm_rt *rt, lm_task_rec *t)
+{
+    t->done = 1;
+    if (t->ndeps == 0)
+        task_free(rt, t);
 }
 
 static void enqueue_dispatch(lm_rt *rt, lm_task_rec *t)
@@ -82,13 +96,25 @@ static void enqueue_dispatch(lm_rt *rt, lm_task_rec *t)
     rt->dispatch_tail = t;
 }
 
+/* Every argument is ready: what happens next depends on the kind. */
+static void make_ready(lm_rt *rt, lm_task_rec *t)
+{
+    if (t->kind == LM_KIND_CALL)
+        lm_actor_call_ready(rt, t);
+    else if (t->kind == LM_KIND_CREATE)
+        lm_actor_create_ready(rt, t);
+    else
+        enqueue_dispatch(rt, t);
+}
+
 /* The error chain: this task's message wraps the dependency's. */
 static void fail_for_dependency(lm_rt *rt, lm_task_rec *t, lm_obj *dep)
 {
     const char *cause = dep->data ? (const char *)dep->data : "unknown error";
     char *msg = malloc(strlen(cause) + LM_FN_MAX + 128);
     if (msg)
-        sprintf(msg, "task '%s' (submitted on rank %d) not run: a dependency failed: %s", t->fn,
+        sprintf(msg, "%s '%s' (submitted on rank %d) not run: a dependency failed: %s",
+                t->kind == LM_KIND_TASK ? "task" : t->kind == LM_KIND_CALL ? "method" : "actor", t->fn,
                 rt->rank, cause);
     t->done = 1;
     fail_returns(rt, t, msg ? msg : "a dependency failed", dep->type == 1 ? 1 : 0);
@@ -103,15 +129,21 @@ void lm_task_dep_ready(lm_rt *rt, lm_task_rec *t, lm_obj *dep)
             task_free(rt, t); /* failed or cancelled earlier: nothing holds it now */
         return;
     }
-    if (dep->state == LM_OBJ_ERROR && !t->cancelled)
+    if (dep->state == LM_OBJ_ERROR && !t->cancelled) {
         fail_for_dependency(rt, t, dep);
+        if (t->kind != LM_KIND_TASK)
+            lm_actor_rec_failed(rt, t);
+    }
     if (t->done || t->cancelled) {
         if (t->ndeps == 0)
             task_free(rt, t);
         return;
     }
-    if (t->ndeps == 0)
-        enqueue_dispatch(rt, t);
+    if (t->ndeps == 0) {
+        make_ready(rt, t);
+        if (t->kind == LM_KIND_TASK)
+            lm_dispatch_pending(rt);
+    }
 }
 
 /* Largest store-resident argument's node, for locality. */
@@ -131,7 +163,7 @@ static int preferred_node(lm_rt *rt, lm_task_rec *t)
     return node;
 }
 
-static void encode_task(lm_rt *rt, lm_task_rec *t, lm_wbuf *w)
+void lm_task_encode(lm_rt *rt, lm_task_rec *t, lm_wbuf *w)
 {
     uint8_t refvals[LUMEN_MAX_ARGS][LM_REF_VALUE_SIZE];
     lm_task_msg *m = malloc(sizeof *m);
@@ -147,6 +179,19 @@ static void encode_task(lm_rt *rt, lm_task_rec *t, lm_wbuf *w)
     m->num_returns = (uint16_t)t->num_returns;
     m->ndemand = (uint8_t)rt->nres;
     memcpy(m->demand, t->demand, sizeof m->demand);
+    m->kind = t->kind;
+    m->actor_id = t->actor;
+    m->max_concurrency = t->max_concurrency;
+    m->bundle = -1;
+    if (t->strat.kind == LUMEN_SCHED_PLACEMENT_GROUP) {
+        m->pg_id = lm_oid_from_ref((lumen_ref){{t->strat.pg.opaque_[0], t->strat.pg.opaque_[1]}});
+        m->bundle = t->bundle;
+        m->flags |= LM_TASK_PINNED;
+    }
+    if (t->strat.kind == LUMEN_SCHED_NODE_AFFINITY && !t->strat.soft)
+        m->flags |= LM_TASK_PINNED;
+    if (t->kind != LM_KIND_TASK)
+        m->flags |= LM_TASK_PINNED;
     m->nargs = (uint16_t)t->nargs;
     for (int i = 0; i < t->nargs; i++) {
         const lumen_arg *a = &t->args[i];
@@ -159,6 +204,7 @@ static void encode_task(lm_rt *rt, lm_task_rec *t, lm_wbuf *w)
         case LUMEN_TYPE_F64: v->data = &a->u.f64; v->size = 8; break;
         case LUMEN_TYPE_STR: v->data = a->u.str; v->size = strlen(a->u.str) + 1; break;
         case LUMEN_TYPE_BYTES: v->data = a->u.bytes.data; v->size = a->u.bytes.size; break;
+        case LUMEN_TYPE_ACTOR: v->data = &a->u.actor; v->size = LM_ACTOR_VALUE_SIZE; break;
         case LUMEN_TYPE_REF: {
             lm_obj *o = lm_obj_find(rt, lm_oid_from_ref(a->u.ref));
             lm_obj_wval(rt, o, v);
@@ -194,8 +240,22 @@ void lm_dispatch_pending(lm_rt *rt)
                 prev = t;
                 continue;
             }
-            target = lm_sched_pick(rt, t->demand, preferred_node(rt, t), t->nested);
-            if (target < 0) {
+            if (t->strat.kind == LUMEN_SCHED_PLACEMENT_GROUP) {
+                const char *why = NULL;
+                target = lm_pg_target(rt, t, &why);
+                if (why) { /* the group is gone: fail the task */
+                    char msg[LM_FN_MAX + 160];
+                    snprintf(msg, sizeof msg, "task '%s' not run: %s", t->fn, why);
+                    t->done = 1;
+                    fail_returns(rt, t, msg, LM_ERRK_FAILED);
+                } else if (target < 0) {
+                    prev = t; /* not placed yet: waits, and holds back nothing */
+                    continue;
+                }
+            } else {
+                target = lm_sched_pick(rt, t->demand, preferred_node(rt, t), t->nested, &t->strat);
+            }
+            if (target < 0 && !t->done) {
                 capped |= !t->nested;
                 prev = t;
                 continue;
@@ -214,7 +274,7 @@ void lm_dispatch_pending(lm_rt *rt)
             continue;
         }
         lm_wbuf w;
-        encode_task(rt, t, &w);
+        lm_task_encode(rt, t, &w);
         if (w.oom || w.len > INT32_MAX) {
             lm_wbuf_free(&w);
             t->done = 1;
@@ -234,13 +294,48 @@ void lm_dispatch_pending(lm_rt *rt)
     }
 }
 
-/* ---- lumen_remote -------------------------------------------------------- */
+/* ---- submission (tasks, actor creation, actor calls) ----------------------- */
+lumen_status lm_task_read_common(lm_rt *rt, lm_task_rec *t, double num_cpus, double num_gpus,
+                                 const char *resources, uint64_t have)
+{
+    if (have & 1) {
+        if (!(num_cpus >= 0) || isinf(num_cpus))
+            return lm_error(LUMEN_ERR_INVALID_ARG, "num_cpus %g is not a finite amount >= 0", num_cpus);
+        t->demand[0] = num_cpus;
+    }
+    if (have & 2) {
+        if (!(num_gpus >= 0) || isinf(num_gpus))
+            return lm_error(LUMEN_ERR_INVALID_ARG, "num_gpus %g is not a finite amount >= 0", num_gpus);
+        if (num_gpus > 1 && num_gpus != floor(num_gpus))
+            return lm_error(LUMEN_ERR_INVALID_ARG, "num_gpus %g: above 1 a GPU demand must be whole", num_gpus);
+        t->demand[1] = num_gpus;
+    }
+    if (have & 4) {
+        pthread_mutex_lock(&rt->lock); /* resource names may be added concurrently */
+        lumen_status st = lm_parse_resources(rt, resources, t->demand, 0);
+        pthread_mutex_unlock(&rt->lock);
+        if (st != LUMEN_OK)
+            return st;
+    }
+    return LUMEN_OK;
+}
+
+static lumen_status check_strategy(const lumen_scheduling_strategy *s)
+{
+    if (s->kind < LUMEN_SCHED_DEFAULT || s->kind > LUMEN_SCHED_PLACEMENT_GROUP)
+        return lm_error(LUMEN_ERR_INVALID_ARG, "unknown scheduling strategy %d", (int)s->kind);
+    if (s->kind == LUMEN_SCHED_PLACEMENT_GROUP) {
+        lm_oid id = {s->pg.opaque_[0], s->pg.opaque_[1]};
+        if (lm_oid_kind(id) != LM_OID_PG || id.lo == 0)
+            return lm_error(LUMEN_ERR_INVALID_ARG, "scheduling strategy: not a placement group handle");
+        if (s->bundle_index < -1)
+            return lm_error(LUMEN_ERR_OUT_OF_RANGE, "bundle index %d", s->bundle_index);
+    }
+    return LUMEN_OK;
+}
+
 static lumen_status read_options(lm_rt *rt, const lumen_task_options *o, lm_task_rec *t)
 {
-    t->num_returns = 1;
-    memset(t->demand, 0, sizeof t->demand);
-    t->demand[0] = 1.0;
-    t->retries_left = 3;
     if (!o)
         return LUMEN_OK;
     uint64_t f = o->field_mask;
@@ -250,21 +345,11 @@ static lumen_status read_options(lm_rt *rt, const lumen_task_options *o, lm_task
                             LUMEN_MAX_RETURNS);
         t->num_returns = o->num_returns;
     }
-    if (f & LUMEN_TASK_NUM_CPUS) {
-        if (!(o->num_cpus >= 0) || isinf(o->num_cpus))
-            return lm_error(LUMEN_ERR_INVALID_ARG, "num_cpus %g is not a finite amount >= 0", o->num_cpus);
-        t->demand[0] = o->num_cpus;
-    }
-    if (f & LUMEN_TASK_NUM_GPUS) {
-        if (!(o->num_gpus >= 0) || isinf(o->num_gpus))
-            return lm_error(LUMEN_ERR_INVALID_ARG, "num_gpus %g is not a finite amount >= 0", o->num_gpus);
-        t->demand[1] = o->num_gpus;
-    }
-    if (f & LUMEN_TASK_RESOURCES) {
-        lumen_status st = lm_parse_resources(rt, o->resources, t->demand, 0);
-        if (st != LUMEN_OK)
-            return st;
-    }
+    uint64_t have = ((f & LUMEN_TASK_NUM_CPUS) ? 1 : 0) | ((f & LUMEN_TASK_NUM_GPUS) ? 2 : 0) |
+                    ((f & LUMEN_TASK_RESOURCES) ? 4 : 0);
+    lumen_status st = lm_task_read_common(rt, t, o->num_cpus, o->num_gpus, o->resources, have);
+    if (st != LUMEN_OK)
+        return st;
     if (f & LUMEN_TASK_MAX_RETRIES) {
         if (o->max_retries < -1)
             return lm_error(LUMEN_ERR_INVALID_ARG, "max_retries %d < -1", o->max_retries);
@@ -272,6 +357,11 @@ static lumen_status read_options(lm_rt *rt, const lumen_task_options *o, lm_task
     }
     if (f & LUMEN_TASK_RETRY_EXCEPTIONS)
         t->retry_exceptions = o->retry_exceptions != 0;
+    if (f & LUMEN_TASK_SCHEDULING) {
+        if ((st = check_strategy(&o->scheduling)) != LUMEN_OK)
+            return st;
+        t->strat = o->scheduling;
+    }
     return LUMEN_OK;
 }
 
@@ -285,6 +375,7 @@ static lumen_status copy_args(lm_task_rec *t, const lumen_arg *args, size_t narg
         case LUMEN_TYPE_I64:
         case LUMEN_TYPE_F64:
         case LUMEN_TYPE_REF:
+        case LUMEN_TYPE_ACTOR:
             break;
         case LUMEN_TYPE_STR:
             if (!a->u.str)
@@ -325,29 +416,28 @@ static lumen_status copy_args(lm_task_rec *t, const lumen_arg *args, size_t narg
     return LUMEN_OK;
 }
 
-lumen_status lumen_remote(const char *fn, const lumen_arg *args, size_t nargs,
-                          const lumen_task_options *opts, lumen_ref *returns)
+static void free_rec(lm_task_rec *t)
 {
-    lm_rt *rt = lm_g;
-    if (!rt)
-        return lm_error(LUMEN_ERR_NOT_INITIALIZED, "call lumen_init first");
-    if (!fn || !returns || (nargs && !args))
-        return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_remote: NULL function name, args or returns");
-    if (strlen(fn) >= LM_FN_MAX)
-        return lm_error(LUMEN_ERR_INVALID_ARG, "function name longer than %d bytes", LM_FN_MAX - 1);
-    if (nargs > LUMEN_MAX_ARGS)
+    free(t->argbuf);
+    free(t);
+}
+
+lumen_status lm_submit(lm_rt *rt, lm_task_rec *t, const lumen_arg *args, size_t nargs, lumen_ref *returns)
+{
+    if (nargs > LUMEN_MAX_ARGS) {
+        free_rec(t);
         return lm_error(LUMEN_ERR_OUT_OF_RANGE, "%zu arguments (at most %d)", nargs, LUMEN_MAX_ARGS);
-    if (atomic_load(&rt->shutdown))
-        return lm_error(LUMEN_ERR_SHUTDOWN, "the job is shutting down");
-    lm_task_rec *t = calloc(1, sizeof *t);
-    if (!t)
-        return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for a task");
+    }
+    if (nargs && !args) {
+        free_rec(t);
+        return lm_error(LUMEN_ERR_INVALID_ARG, "NULL arguments");
+    }
     /* large byte arguments go through the store (as Ray does), so task
      * messages stay small and a node reads them without a copy */
     lumen_arg local[LUMEN_MAX_ARGS];
     lumen_ref autoput[LUMEN_MAX_ARGS];
     int nauto = 0;
-    lumen_status st = read_options(rt, opts, t);
+    lumen_status st = LUMEN_OK;
     for (size_t i = 0; i < nargs && st == LUMEN_OK; i++) {
         local[i] = args[i];
         if (args[i].type != LUMEN_TYPE_BYTES || args[i].u.bytes.size <= rt->inline_threshold)
@@ -361,13 +451,11 @@ lumen_status lumen_remote(const char *fn, const lumen_arg *args, size_t nargs,
     if (st != LUMEN_OK) {
         for (int i = 0; i < nauto; i++)
             lumen_ref_release(autoput[i]);
-        free(t->argbuf);
-        free(t);
+        free_rec(t);
         return st;
     }
     for (int i = 0; i < t->num_returns; i++)
         returns[i] = LUMEN_REF_NIL;
-    strcpy(t->fn, fn);
     t->target = -1;
     t->nested = lm_tls_ctx != NULL;
     pthread_mutex_lock(&rt->lock);
@@ -381,19 +469,19 @@ lumen_status lumen_remote(const char *fn, const lumen_arg *args, size_t nargs,
             snprintf(msg, sizeof msg, "argument %d: %s", i, lumen_last_error());
             for (int k = 0; k < nauto; k++)
                 lumen_ref_release(autoput[k]);
-            free(t->argbuf);
-            free(t);
+            free_rec(t);
             return lm_error(st, "%s", msg);
         }
     }
-    char why[256];
-    if (!lm_sched_feasible(rt, t->demand, why, sizeof why)) {
-        pthread_mutex_unlock(&rt->lock);
-        for (int k = 0; k < nauto; k++)
-            lumen_ref_release(autoput[k]);
-        free(t->argbuf);
-        free(t);
-        return lm_error(LUMEN_ERR_INFEASIBLE, "task '%s' is infeasible: %s", fn, why);
+    if (t->kind == LM_KIND_TASK) {
+        st = lm_sched_check(rt, t->demand, &t->strat, t->fn);
+        if (st != LUMEN_OK) {
+            pthread_mutex_unlock(&rt->lock);
+            for (int k = 0; k < nauto; k++)
+                lumen_ref_release(autoput[k]);
+            free_rec(t);
+            return st;
+        }
     }
     uint64_t seq = atomic_fetch_add(&rt->seq, 1) + 1;
     t->id = lm_oid_make(rt->rank, 0, LM_OID_TASK, rt->epoch, seq);
@@ -404,8 +492,7 @@ lumen_status lumen_remote(const char *fn, const lumen_arg *args, size_t nargs,
             t->num_returns = i;
             fail_returns(rt, t, "out of memory creating result objects", 0);
             pthread_mutex_unlock(&rt->lock);
-            free(t->argbuf);
-            free(t);
+            free_rec(t);
             return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for result objects");
         }
         o->producer = t;
@@ -433,28 +520,67 @@ lumen_status lumen_remote(const char *fn, const lumen_arg *args, size_t nargs,
             err_dep = o;
         }
     }
-    if (err_dep) {
-        fail_for_dependency(rt, t, err_dep);
+    /* what the kind does with a new record: calls take their place in the
+     * actor's order now, even if they cannot be sent yet */
+    if (t->kind == LM_KIND_CALL)
+        lm_actor_call_submitted(rt, t); /* may fail it at once: the actor is dead */
+    if (t->done) {
         if (t->ndeps == 0)
             task_free(rt, t);
-    } else if (!lm_registry_find(fn)) {
+    } else if (err_dep) {
+        fail_for_dependency(rt, t, err_dep);
+        if (t->kind != LM_KIND_TASK)
+            lm_actor_rec_failed(rt, t);
+        if (t->ndeps == 0)
+            task_free(rt, t);
+    } else if (t->kind == LM_KIND_TASK && !lm_registry_find(t->fn)) {
         char msg[LM_FN_MAX + 96];
-        snprintf(msg, sizeof msg, "unknown remote function '%s' (submitted on rank %d)", fn, rt->rank);
+        snprintf(msg, sizeof msg, "unknown remote function '%s' (submitted on rank %d)", t->fn, rt->rank);
         if (!t->done) {
             t->done = 1;
-            fail_returns(rt, t, msg, 2);
+            fail_returns(rt, t, msg, LM_ERRK_UNKNOWN_FN);
             if (t->ndeps == 0)
                 task_free(rt, t);
         }
     } else if (!t->done && t->ndeps == 0) {
-        enqueue_dispatch(rt, t);
-        lm_dispatch_pending(rt);
+        make_ready(rt, t);
+        if (t->kind == LM_KIND_TASK)
+            lm_dispatch_pending(rt);
     }
     pthread_mutex_unlock(&rt->lock);
     for (int i = 0; i < nauto; i++)
         lumen_ref_release(autoput[i]); /* the task's own hold keeps them */
     lm_progress(rt);
     return LUMEN_OK;
+}
+
+lumen_status lumen_remote(const char *fn, const lumen_arg *args, size_t nargs,
+                          const lumen_task_options *opts, lumen_ref *returns)
+{
+    lm_rt *rt = lm_g;
+    if (!rt)
+        return lm_error(LUMEN_ERR_NOT_INITIALIZED, "call lumen_init first");
+    if (!fn || !returns || (nargs && !args))
+        return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_remote: NULL function name, args or returns");
+    if (strlen(fn) >= LM_FN_MAX)
+        return lm_error(LUMEN_ERR_INVALID_ARG, "function name longer than %d bytes", LM_FN_MAX - 1);
+    if (atomic_load(&rt->shutdown))
+        return lm_error(LUMEN_ERR_SHUTDOWN, "the job is shutting down");
+    lm_task_rec *t = calloc(1, sizeof *t);
+    if (!t)
+        return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for a task");
+    t->kind = LM_KIND_TASK;
+    t->num_returns = 1;
+    t->demand[0] = 1.0;
+    t->retries_left = 3;
+    t->bundle = -1;
+    strcpy(t->fn, fn);
+    lumen_status st = read_options(rt, opts, t);
+    if (st != LUMEN_OK) {
+        free(t);
+        return st;
+    }
+    return lm_submit(rt, t, args, nargs, returns);
 }
 
 /* ---- results --------------------------------------------------------------- */
@@ -477,6 +603,11 @@ void lm_handle_done(lm_rt *rt, const lm_done_msg *m)
         /* stale (an old attempt) or unknown: free what it produced */
         for (int i = 0; i < m->nret; i++)
             free_remote_value(rt, &m->rets[i]);
+        pthread_mutex_unlock(&rt->lock);
+        return;
+    }
+    if (t->kind != LM_KIND_TASK) {
+        lm_actor_rec_done(rt, t, m);
         pthread_mutex_unlock(&rt->lock);
         return;
     }
@@ -526,6 +657,8 @@ lumen_status lumen_cancel(lumen_ref ref)
             t->cancelled = 1;
             t->done = 1;
             fail_returns(rt, t, msg, 1);
+            if (t->kind != LM_KIND_TASK)
+                lm_actor_rec_failed(rt, t); /* out of the actor's queue */
             /* freed by dispatch or when its last dependency settles */
             if (t->ndeps == 0) {
                 int queued = 0;

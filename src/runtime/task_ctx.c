@@ -258,3 +258,15 @@ lumen_status lumen_task_fail(lumen_task_ctx *c, const char *fmt, ...)
     }
     return LUMEN_ERR_TASK_FAILED;
 }
+
+lumen_status lumen_arg_get_actor(const lumen_task_ctx *c, size_t i, lumen_actor *out)
+{
+    lumen_status st = arg_check(c, i, LUMEN_TYPE_ACTOR);
+    if (st == LUMEN_OK && !out)
+        st = lm_error(LUMEN_ERR_INVALID_ARG, "out is NULL");
+    if (st == LUMEN_OK && c->argn[i] != LM_ACTOR_VALUE_SIZE)
+        st = lm_error(LUMEN_ERR_PROTOCOL, "argument %zu: malformed actor handle", i);
+    if (st == LUMEN_OK)
+        memcpy(out, c->argp[i], sizeof *out);
+    return st;
+}

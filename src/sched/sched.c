@@ -44,13 +44,72 @@ int lm_sched_feasible(lm_rt *rt, const double *demand, char *why, size_t whylen)
     return 0;
 }
 
-int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node, int nested)
+lumen_status lm_sched_init(lm_rt *rt)
+{
+    /* SPREAD walks the ranks node-major: the first rank of every node, then
+     * the second of every node, ... so consecutive picks change node */
+    rt->spread_order = malloc((size_t)rt->size * sizeof(int));
+    if (!rt->spread_order)
+        return lm_error(LUMEN_ERR_NO_MEMORY, "no memory");
+    int n = 0;
+    for (int level = 0; n < rt->size; level++)
+        for (int r = 0; r < rt->size; r++) {
+            int idx = 0; /* r's position among its node's ranks */
+            for (int q = 0; q < r; q++)
+                idx += rt->node_of[q] == rt->node_of[r];
+            if (idx == level)
+                rt->spread_order[n++] = r;
+        }
+    return LUMEN_OK;
+}
+
+static int node_exists(lm_rt *rt, int node)
+{
+    return node >= 0 && node < rt->size && rt->node_of[node] == node;
+}
+
+/* does some rank of `node` (any node: -1) offer the demand in total */
+static int fits_somewhere(lm_rt *rt, const double *demand, int node)
+{
+    for (int r = 0; r < rt->size; r++)
+        if ((node < 0 || rt->node_of[r] == node) &&
+            lm_res_fits(&rt->res_total[(size_t)r * LM_MAX_RES], demand, rt->nres))
+            return 1;
+    return 0;
+}
+
+lumen_status lm_sched_check(lm_rt *rt, const double *demand, const lumen_scheduling_strategy *s,
+                            const char *what)
+{
+    char why[256];
+    if (!lm_sched_feasible(rt, demand, why, sizeof why))
+        return lm_error(LUMEN_ERR_INFEASIBLE, "'%s' is infeasible: %s", what, why);
+    if (s && s->kind == LUMEN_SCHED_NODE_AFFINITY && !s->soft) {
+        if (!node_exists(rt, s->node_id))
+            return lm_error(LUMEN_ERR_INFEASIBLE, "'%s' is infeasible: node affinity to node %d, which is not a node of this job",
+                            what, s->node_id);
+        if (!fits_somewhere(rt, demand, s->node_id))
+            return lm_error(LUMEN_ERR_INFEASIBLE, "'%s' is infeasible: no rank of node %d offers the resources",
+                            what, s->node_id);
+    }
+    return LUMEN_OK;
+}
+
+int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node, int nested,
+                  const lumen_scheduling_strategy *s)
 {
     int best = -1;
     double best_load = 0;
+    int spread = s && s->kind == LUMEN_SCHED_SPREAD;
+    int node = -1;
+    if (s && s->kind == LUMEN_SCHED_NODE_AFFINITY && node_exists(rt, s->node_id) &&
+        fits_somewhere(rt, demand, s->node_id))
+        node = s->node_id; /* soft affinity to a node that cannot: anywhere */
     for (int i = 0; i < rt->size; i++) {
-        int r = (rt->rr + i) % rt->size;
+        int r = spread ? rt->spread_order[(rt->spread_rr + i) % rt->size] : (rt->rr + i) % rt->size;
         const double *tot = &rt->res_total[(size_t)r * LM_MAX_RES];
+        if (node >= 0 && rt->node_of[r] != node)
+            continue;
         if (!lm_res_fits(tot, demand, rt->nres))
             continue;
         double cpus = tot[0] < 1 ? 1 : tot[0];
@@ -59,6 +118,10 @@ int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node, int nested)
         int cap = rt->max_inflight * (int)ceil(cpus) * (nested ? 8 : 1);
         if (rt->inflight[r] >= cap)
             continue;
+        if (spread) { /* the next rank in node-major order that has room */
+            rt->spread_rr = (rt->spread_rr + i + 1) % rt->size;
+            return r;
+        }
         double load = rt->inflight[r] / cpus;
         /* the submitting rank's own threads compete with its executors for
          * the cores, so it counts half a task heavier: a lone sync task goes

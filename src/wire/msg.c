@@ -63,7 +63,7 @@ static void r_val(lm_rbuf *r, lm_wval *v)
     memset(v, 0, sizeof *v);
     v->kind = lm_r_u8(r);
     v->type = lm_r_u8(r);
-    if (v->type > LUMEN_TYPE_REF)
+    if (v->type > LUMEN_TYPE_ACTOR)
         r->ok = 0;
     switch (v->kind) {
     case LM_VAL_NONE:
@@ -80,13 +80,15 @@ static void r_val(lm_rbuf *r, lm_wval *v)
             r->ok = 0;
         if (r->ok && v->kind == LM_VAL_INLINE && v->type == LUMEN_TYPE_REF && v->size != LM_REF_VALUE_SIZE)
             r->ok = 0;
+        if (r->ok && v->kind == LM_VAL_INLINE && v->type == LUMEN_TYPE_ACTOR && v->size != LM_ACTOR_VALUE_SIZE)
+            r->ok = 0;
         break;
     case LM_VAL_STORE:
         v->oid = r_oid(r);
         v->size = lm_r_u64(r);
         v->node = (int32_t)lm_r_u32(r);
         v->holder = (int32_t)lm_r_u32(r);
-        if (v->node < 0 || v->holder < 0 || v->type == LUMEN_TYPE_REF)
+        if (v->node < 0 || v->holder < 0 || v->type == LUMEN_TYPE_REF || v->type == LUMEN_TYPE_ACTOR)
             r->ok = 0;
         break;
     default:
@@ -133,6 +135,11 @@ void lm_msg_encode_task(lm_wbuf *w, const lm_task_msg *m)
     lm_w_u8(w, m->ndemand);
     for (int i = 0; i < m->ndemand; i++)
         lm_w_f64(w, m->demand[i]);
+    lm_w_u8(w, m->kind);
+    w_oid(w, m->actor_id);
+    lm_w_u32(w, (uint32_t)m->max_concurrency);
+    w_oid(w, m->pg_id);
+    lm_w_u32(w, (uint32_t)m->bundle);
     lm_w_u16(w, m->nargs);
     for (int i = 0; i < m->nargs; i++)
         w_val(w, &m->args[i]);
@@ -160,6 +167,13 @@ lumen_status lm_msg_decode_task(const void *buf, size_t len, lm_task_msg *m)
         if (!(m->demand[i] >= 0.0)) /* also rejects NaN */
             return LUMEN_ERR_PROTOCOL;
     }
+    m->kind = lm_r_u8(&r);
+    m->actor_id = r_oid(&r);
+    m->max_concurrency = (int32_t)lm_r_u32(&r);
+    m->pg_id = r_oid(&r);
+    m->bundle = (int32_t)lm_r_u32(&r);
+    if (m->kind > LM_KIND_CALL || m->max_concurrency < 0 || m->bundle < -1)
+        return LUMEN_ERR_PROTOCOL;
     m->nargs = lm_r_u16(&r);
     if (m->nargs > LUMEN_MAX_ARGS)
         return LUMEN_ERR_PROTOCOL;
@@ -239,6 +253,7 @@ lumen_status lm_msg_decode_small(const void *buf, size_t len, lm_msg_type type, 
 {
     lm_rbuf r;
     if (type == LM_MSG_TASK || type == LM_MSG_DONE || type == LM_MSG_FETCH || type == LM_MSG_VALUE ||
+        type == LM_MSG_CTL ||
         !open_msg(&r, buf, len, type))
         return LUMEN_ERR_PROTOCOL;
     m->oid = r_oid(&r);
@@ -264,5 +279,41 @@ lumen_status lm_msg_decode_value(const void *buf, size_t len, lm_value_msg *m)
         return LUMEN_ERR_PROTOCOL;
     m->oid = r_oid(&r);
     r_val(&r, &m->val);
+    return r.ok && r.pos == r.len ? LUMEN_OK : LUMEN_ERR_PROTOCOL;
+}
+
+void lm_msg_encode_ctl(lm_wbuf *w, const lm_ctl_msg *m)
+{
+    size_t s;
+    begin(w, LM_MSG_CTL, &s);
+    lm_w_u8(w, m->op);
+    lm_w_u32(w, (uint32_t)m->tag);
+    w_oid(w, m->a);
+    w_oid(w, m->b);
+    for (int i = 0; i < LM_CTL_NV; i++)
+        lm_w_u64(w, (uint64_t)m->v[i]);
+    for (int i = 0; i < LM_CTL_NS; i++) {
+        uint32_t n = m->s[i] ? m->slen[i] : 0;
+        lm_w_u32(w, n);
+        lm_w_bytes(w, m->s[i], n);
+    }
+    lm_w_blob(w, m->blob, m->blob ? m->blob_len : 0);
+    end(w, s);
+}
+
+lumen_status lm_msg_decode_ctl(const void *buf, size_t len, lm_ctl_msg *m)
+{
+    lm_rbuf r;
+    if (!open_msg(&r, buf, len, LM_MSG_CTL))
+        return LUMEN_ERR_PROTOCOL;
+    m->op = lm_r_u8(&r);
+    m->tag = (int32_t)lm_r_u32(&r);
+    m->a = r_oid(&r);
+    m->b = r_oid(&r);
+    for (int i = 0; i < LM_CTL_NV; i++)
+        m->v[i] = (int64_t)lm_r_u64(&r);
+    for (int i = 0; i < LM_CTL_NS; i++)
+        m->s[i] = lm_r_strref(&r, &m->slen[i]);
+    m->blob = lm_r_blob(&r, &m->blob_len);
     return r.ok && r.pos == r.len ? LUMEN_OK : LUMEN_ERR_PROTOCOL;
 }

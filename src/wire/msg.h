@@ -18,7 +18,7 @@
 #include "wire/buf.h"
 
 #define LM_WIRE_MAGIC 0x4d4cu /* "LM" */
-#define LM_WIRE_VERSION 2
+#define LM_WIRE_VERSION 3
 #define LM_MSG_HEADER 8
 #define LM_FN_MAX 128         /* function name bytes incl. NUL */
 #define LM_MAX_RES 18         /* resource slots: cpu, gpu, 16 custom */
@@ -36,7 +36,8 @@ typedef enum lm_msg_type {
     LM_MSG_VALUE = 10,    /* owner -> borrower: the value (or error) of an object */
     LM_MSG_ADD_REF = 11,  /* holder -> owner: tag more references now exist */
     LM_MSG_DEC_REF = 12,  /* borrower -> owner: tag references are gone */
-    LM_MSG_TYPE_MAX = 12
+    LM_MSG_CTL = 13,      /* actors, placement groups, resources (lm_ctl_op) */
+    LM_MSG_TYPE_MAX = 13
 } lm_msg_type;
 
 /* How a value travels: inline bytes, a location in a node store, or an error. */
@@ -60,6 +61,12 @@ typedef struct lm_wval {
 #define LM_TASK_STOLEN 1u        /* flag: this copy was forwarded by a steal */
 #define LM_TASK_HOPS_SHIFT 8     /* bits 8-15: how many times it was stolen */
 #define LM_TASK_MAX_HOPS 3
+#define LM_TASK_PINNED 2u        /* flag: must run where it was sent (no stealing) */
+
+/* what a TASK message asks for */
+#define LM_KIND_TASK 0           /* a remote function */
+#define LM_KIND_CREATE 1         /* create an actor: fn is the class */
+#define LM_KIND_CALL 2           /* an actor method: fn is the method */
 
 typedef struct lm_task_msg {
     lm_oid task_id;
@@ -70,6 +77,11 @@ typedef struct lm_task_msg {
     uint16_t num_returns;
     uint8_t ndemand;                 /* slots of demand[] sent */
     double demand[LM_MAX_RES];
+    uint8_t kind;                    /* LM_KIND_* */
+    lm_oid actor_id;                 /* CREATE / CALL */
+    int32_t max_concurrency;         /* CREATE */
+    lm_oid pg_id;                    /* placement group it runs in ({0,0}: none) */
+    int32_t bundle;                  /* its bundle there */
     uint16_t nargs;
     lm_wval args[LUMEN_MAX_ARGS];
 } lm_task_msg;
@@ -101,6 +113,25 @@ typedef struct lm_small_msg { /* every other type */
     uint32_t text_len;
 } lm_small_msg;
 
+/* Control messages of actors, placement groups and resources: one layout,
+ * an operation code and generic fields whose meaning each op defines
+ * (src/gcs/gcs.h documents them). */
+#define LM_CTL_NV 6
+#define LM_CTL_NS 3
+typedef struct lm_ctl_msg {
+    uint8_t op;
+    int32_t tag;
+    lm_oid a, b;
+    int64_t v[LM_CTL_NV];
+    const char *s[LM_CTL_NS]; /* not NUL terminated: use slen */
+    uint32_t slen[LM_CTL_NS];
+    const void *blob;         /* 8-byte aligned in the message */
+    uint64_t blob_len;
+} lm_ctl_msg;
+
+/* An ACTOR value (a handle passed as an argument) travels as its 16-byte id. */
+#define LM_ACTOR_VALUE_SIZE 16
+
 /* A REF value travels as 24 bytes: the object id (hi, lo) and the weight of
  * the owner's count it carries (borrow.c). */
 #define LM_REF_VALUE_SIZE 24
@@ -111,6 +142,7 @@ void lm_msg_encode_done(lm_wbuf *w, const lm_done_msg *m);
 void lm_msg_encode_fetch(lm_wbuf *w, const lm_fetch_msg *m);
 void lm_msg_encode_small(lm_wbuf *w, lm_msg_type type, const lm_small_msg *m);
 void lm_msg_encode_value(lm_wbuf *w, const lm_value_msg *m);
+void lm_msg_encode_ctl(lm_wbuf *w, const lm_ctl_msg *m);
 
 /* Check the header; return the type, or LUMEN_ERR_PROTOCOL (negative). */
 int lm_msg_peek_type(const void *buf, size_t len);
@@ -118,6 +150,7 @@ lumen_status lm_msg_decode_task(const void *buf, size_t len, lm_task_msg *m);
 lumen_status lm_msg_decode_done(const void *buf, size_t len, lm_done_msg *m);
 lumen_status lm_msg_decode_fetch(const void *buf, size_t len, lm_fetch_msg *m);
 lumen_status lm_msg_decode_value(const void *buf, size_t len, lm_value_msg *m);
+lumen_status lm_msg_decode_ctl(const void *buf, size_t len, lm_ctl_msg *m);
 lumen_status lm_msg_decode_small(const void *buf, size_t len, lm_msg_type type, lm_small_msg *m);
 
 #endif
