@@ -92,8 +92,10 @@ static lumen_status read_options(lm_rt *rt, const lumen_actor_options *o, lm_tas
         c->a.max_task_retries = o->max_task_retries;
     }
     if (f & LUMEN_ACTOR_MAX_CONCURRENCY) {
-        if (o->max_concurrency < 1 || o->max_concurrency > 1024)
-            return lm_error(LUMEN_ERR_OUT_OF_RANGE, "max_concurrency %d not in 1..1024", o->max_concurrency);
+        if (o->max_concurrency < 1)
+            return lm_error(LUMEN_ERR_INVALID_ARG, "max_concurrency %d < 1", o->max_concurrency);
+        if (o->max_concurrency > 1024)
+            return lm_error(LUMEN_ERR_OUT_OF_RANGE, "max_concurrency %d > 1024", o->max_concurrency);
         t->max_concurrency = o->max_concurrency;
     }
     if (f & LUMEN_ACTOR_MAX_PENDING_CALLS) {

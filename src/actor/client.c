@@ -330,7 +330,22 @@ void lm_actor_rec_done(lm_rt *rt, lm_task_rec *t, const lm_done_msg *m)
         return;
     }
     uncount(c, t);
-    complete(rt, t, m);
+    if (died && c && c->cls[0]) {
+        /* the host may no longer know the actor: name it here */
+        char msg[900], who[200];
+        lm_actor_describe(c->id, c->cls, who, sizeof who);
+        int named = m->rets[0].size > 7 && !memcmp(m->rets[0].data, "actor '", 7) &&
+                    !memmem(m->rets[0].data, m->rets[0].size, "'?'", 3);
+        if (c->cause[0])
+            snprintf(msg, sizeof msg, "%s died: %s", who, c->cause);
+        else if (named)
+            snprintf(msg, sizeof msg, "%.*s", (int)m->rets[0].size, (const char *)m->rets[0].data);
+        else
+            snprintf(msg, sizeof msg, "%s died: %.*s", who, (int)m->rets[0].size, (const char *)m->rets[0].data);
+        lm_task_fail_returns(rt, t, msg, LM_ERRK_ACTOR_DIED);
+    } else {
+        complete(rt, t, m);
+    }
     lm_task_release(rt, t);
 }
 

@@ -65,8 +65,10 @@ static void died_msg(lm_actor_inst *a, char *out, size_t cap)
 }
 
 /* Mark the actor dead (once) and answer what waits in its mailbox. */
-static void die(lm_rt *rt, lm_actor_inst *a, int restartable, const char *cause)
+static void die(lm_rt *rt, lm_actor_inst *a, int restartable, const char *why)
 {
+    char cause[sizeof a->cause];
+    snprintf(cause, sizeof cause, "%s", why); /* why may be a->cause itself */
     pthread_mutex_lock(&a->lock);
     if (a->state == INST_DEAD) {
         pthread_mutex_unlock(&a->lock);
@@ -323,7 +325,7 @@ void lm_actor_host_accept(lm_rt *rt, lm_task *t)
         char msg[256], who[200];
         lm_actor_describe(t->m.actor_id, a ? a->cls : NULL, who, sizeof who);
         snprintf(msg, sizeof msg, "%s is not running on rank %d (dead or restarting)", who, rt->rank);
-        lm_task_reply_error(rt, t, msg, LM_ERRK_ACTOR_DIED);
+        lm_task_reply_error_async(rt, t, msg, LM_ERRK_ACTOR_DIED); /* the caller may hold rt->lock */
         lm_task_free(t);
     }
 }

@@ -16,9 +16,11 @@ lumen_status lm_gcs_start(lm_rt *rt)
     if (g) {
         g->reserved = calloc((size_t)rt->size * LM_MAX_RES, sizeof(double));
         g->nactors = calloc((size_t)rt->size, sizeof(int));
+        g->told = calloc((size_t)rt->size * LM_MAX_RES, sizeof(double));
     }
-    if (!g || !g->reserved || !g->nactors) {
+    if (!g || !g->reserved || !g->nactors || !g->told) {
         if (g) {
+            free(g->told);
             free(g->reserved);
             free(g->nactors);
         }
@@ -51,6 +53,7 @@ void lm_gcs_free(lm_rt *rt)
         free(p);
     }
     free(g->reserved);
+    free(g->told);
     free(g->nactors);
     free(g);
     rt->gcs = NULL;
@@ -90,6 +93,33 @@ void lm_gcs_retry_pending(lm_rt *rt, struct lm_gcs *g)
     }
 }
 
+/* Tell every rank what changed in the reservations, so owners stop sending
+ * tasks to ranks whose resources actors and bundles hold (sched.c). */
+static void publish_reserved(lm_rt *rt, struct lm_gcs *g)
+{
+    size_t rec = sizeof(int64_t) + LM_MAX_RES * sizeof(double);
+    unsigned char *blob = NULL;
+    size_t n = 0;
+    for (int r = 0; r < rt->size; r++) {
+        double *now = &g->reserved[(size_t)r * LM_MAX_RES], *told = &g->told[(size_t)r * LM_MAX_RES];
+        if (!memcmp(now, told, LM_MAX_RES * sizeof(double)))
+            continue;
+        if (!blob && !(blob = malloc(rec * (size_t)rt->size)))
+            return;
+        int64_t rr = r;
+        memcpy(blob + n * rec, &rr, sizeof rr);
+        memcpy(blob + n * rec + sizeof rr, now, LM_MAX_RES * sizeof(double));
+        memcpy(told, now, LM_MAX_RES * sizeof(double));
+        n++;
+    }
+    if (!n)
+        return;
+    lm_ctl_msg m = {.op = LM_CTL_RES_VIEW, .blob = blob, .blob_len = n * rec};
+    for (int r = 0; r < rt->size; r++)
+        lm_ctl_send(rt, r, &m);
+    free(blob);
+}
+
 void lm_gcs_handle(lm_rt *rt, int src, const lm_ctl_msg *m)
 {
     switch (m->op) {
@@ -110,4 +140,5 @@ void lm_gcs_handle(lm_rt *rt, int src, const lm_ctl_msg *m)
     default:
         break;
     }
+    publish_reserved(rt, rt->gcs);
 }

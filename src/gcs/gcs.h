@@ -42,7 +42,9 @@ enum lm_ctl_op {
     LM_CTL_PG_REMOVE,       /* rank -> gcs: a id */
     LM_CTL_PG_RELEASE,      /* gcs -> rank: a id; drop its bundles here */
     LM_CTL_RES_QUERY,       /* rank -> rank (tag): REPLY with blob LM_MAX_RES doubles free */
-    LM_CTL_OP_MAX = LM_CTL_RES_QUERY
+    LM_CTL_RES_VIEW,        /* gcs -> every rank: blob of {int64 rank, LM_MAX_RES doubles}:
+                               what actors and bundles now hold on those ranks */
+    LM_CTL_OP_MAX = LM_CTL_RES_VIEW
 };
 
 #define LM_REG_DETACHED 1
@@ -83,6 +85,7 @@ int lm_gcs_pg_take(struct lm_gcs *g, lm_oid pg, int *index, const double *demand
 void lm_gcs_pg_give(struct lm_gcs *g, lm_oid pg, int index, const double *demand, int nres);
 
 /* ctl.c: sending control messages and waiting for replies */
+void lm_res_view_handle(lm_rt *rt, const lm_ctl_msg *m);
 void lm_ctl_send(lm_rt *rt, int dest, const lm_ctl_msg *m);
 void lm_ctl_reply(lm_rt *rt, int dest, int tag, lumen_status st, const char *msg);
 void lm_ctl_deliver(lm_rt *rt, int src, void *buf, size_t len); /* progress role; frees buf */

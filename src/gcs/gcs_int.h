@@ -52,6 +52,7 @@ struct lm_gcs {
     gcs_actor *actors;
     gcs_pg *pgs;
     double *reserved;  /* per rank x LM_MAX_RES: held by actors and bundles */
+    double *told;      /* what the ranks were last told of it */
     int *nactors;      /* actors placed on each rank */
     int spread_rr;
 };

@@ -152,8 +152,10 @@ lumen_status lumen_placement_group_create(const char *const *bundles, size_t n, 
         return lm_error(LUMEN_ERR_NOT_INITIALIZED, "call lumen_init first");
     if (!bundles || !out)
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_placement_group_create: NULL bundles or out");
-    if (n == 0 || n > 4096)
-        return lm_error(LUMEN_ERR_OUT_OF_RANGE, "%zu bundles (1..4096)", n);
+    if (n == 0)
+        return lm_error(LUMEN_ERR_INVALID_ARG, "a placement group needs at least one bundle");
+    if (n > 4096)
+        return lm_error(LUMEN_ERR_OUT_OF_RANGE, "%zu bundles (at most 4096)", n);
     if (strategy < LUMEN_PG_PACK || strategy > LUMEN_PG_STRICT_SPREAD)
         return lm_error(LUMEN_ERR_INVALID_ARG, "unknown placement strategy %d", (int)strategy);
     if (name && strlen(name) >= LUMEN_ACTOR_NAME_MAX)

@@ -108,6 +108,23 @@ static int rpc_complete(lm_rt *rt, void *buf, const lm_ctl_msg *m)
 }
 
 /* ---- routing ----------------------------------------------------------------- */
+void lm_res_view_handle(lm_rt *rt, const lm_ctl_msg *m)
+{
+    size_t rec = sizeof(int64_t) + LM_MAX_RES * sizeof(double);
+    if (!m->blob || m->blob_len % rec)
+        return;
+    const unsigned char *p = m->blob;
+    pthread_mutex_lock(&rt->lock);
+    for (size_t i = 0; i < m->blob_len / rec; i++) {
+        int64_t r;
+        memcpy(&r, p + i * rec, sizeof r);
+        if (r >= 0 && r < rt->size)
+            memcpy(&rt->res_reserved[(size_t)r * LM_MAX_RES], p + i * rec + sizeof r, LM_MAX_RES * sizeof(double));
+    }
+    lm_dispatch_pending(rt); /* tasks waiting for held resources */
+    pthread_mutex_unlock(&rt->lock);
+}
+
 static void answer_res_query(lm_rt *rt, int src, const lm_ctl_msg *m)
 {
     double avail[LM_MAX_RES];
@@ -148,6 +165,9 @@ void lm_ctl_deliver(lm_rt *rt, int src, void *buf, size_t len)
         break;
     case LM_CTL_RES_QUERY:
         answer_res_query(rt, src, &m);
+        break;
+    case LM_CTL_RES_VIEW:
+        lm_res_view_handle(rt, &m);
         break;
     default:
         if (rt->gcs)

@@ -92,7 +92,7 @@ lumen_status lm_executor_accept(lm_rt *rt, int src, void *buf, size_t len)
             char msg[LM_FN_MAX + 128];
             snprintf(msg, sizeof msg, "'%s' not run: its placement group bundle %d is not reserved on rank %d (removed)",
                      t->m.fn, t->m.bundle, rt->rank);
-            lm_task_reply_error(rt, t, msg, t->m.kind == LM_KIND_CALL ? LM_ERRK_ACTOR_DIED : LM_ERRK_FAILED);
+            lm_task_reply_error_async(rt, t, msg, t->m.kind == LM_KIND_CALL ? LM_ERRK_ACTOR_DIED : LM_ERRK_FAILED);
             if (t->m.kind == LM_KIND_CREATE) {
                 lm_ctl_msg m = {.op = LM_CTL_ACTOR_STATE, .a = t->m.actor_id};
                 m.v[0] = LM_ACTOR_DEAD;
@@ -160,9 +160,9 @@ static lm_task *pick(lm_rt *rt)
 }
 
 /* ---- running one task ---------------------------------------------------- */
-static void send_done(lm_rt *rt, lm_task *t, lm_done_msg *d)
+static void send_done_via(lm_rt *rt, lm_task *t, lm_done_msg *d, int direct)
 {
-    if (t->m.owner == rt->rank) {
+    if (direct && t->m.owner == rt->rank) {
         lm_handle_done(rt, d);
         return;
     }
@@ -172,7 +172,9 @@ static void send_done(lm_rt *rt, lm_task *t, lm_done_msg *d)
     lm_send_wbuf(rt, t->m.owner, &w);
 }
 
-void lm_task_reply_error(lm_rt *rt, lm_task *t, const char *msg, int kind)
+static void send_done(lm_rt *rt, lm_task *t, lm_done_msg *d) { send_done_via(rt, t, d, 1); }
+
+static void reply_error(lm_rt *rt, lm_task *t, const char *msg, int kind, int direct)
 {
     lm_done_msg *d = malloc(sizeof *d);
     if (!d)
@@ -183,9 +185,14 @@ void lm_task_reply_error(lm_rt *rt, lm_task *t, const char *msg, int kind)
     d->nret = t->m.num_returns;
     for (int i = 0; i < d->nret; i++)
         d->rets[i] = (lm_wval){.kind = LM_VAL_ERROR, .type = (uint8_t)kind, .data = msg, .size = strlen(msg)};
-    send_done(rt, t, d);
+    send_done_via(rt, t, d, direct);
     free(d);
 }
+
+void lm_task_reply_error(lm_rt *rt, lm_task *t, const char *msg, int kind) { reply_error(rt, t, msg, kind, 1); }
+
+/* the same through the outbox, even to this rank: for callers that may hold rt->lock */
+void lm_task_reply_error_async(lm_rt *rt, lm_task *t, const char *msg, int kind) { reply_error(rt, t, msg, kind, 0); }
 
 static lumen_status resolve_args(lm_rt *rt, lumen_task_ctx *c)
 {
@@ -295,7 +302,7 @@ int lm_task_execute(lm_rt *rt, lm_task *t, lm_actor_inst *inst)
         for (int i = 0; i < t->m.num_returns; i++)
             lm_ctx_drop_return(c, i);
         int kind = st == LUMEN_ERR_UNKNOWN_FUNCTION ? LM_ERRK_UNKNOWN_FN
-                   : st == LUMEN_ERR_ACTOR_DIED     ? LM_ERRK_ACTOR_DIED
+                   : st == LUMEN_ERR_ACTOR_DIED     ? LM_ERRK_ACTOR_FATAL
                                                     : LM_ERRK_FAILED;
         lm_task_reply_error(rt, t, msg ? msg : "task failed", kind);
         if (inst && (st == LUMEN_ERR_ACTOR_DIED || t->m.kind == LM_KIND_CREATE)) {
@@ -588,7 +595,9 @@ void lm_handle_steal(lm_rt *rt, int thief)
      * oldest task has waited over 1 ms. A flood of tiny tasks moves faster
      * where it is than through a steal (measured: stealing them halves the
      * async throughput) */
-    if (rt->ready_len > 0 && rt->idle_threads == 0 && !atomic_load(&rt->shutdown) &&
+    /* ... or when it cannot start here at all: what actors hold is busy */
+    if (rt->ready_len > 0 && !atomic_load(&rt->shutdown) &&
+        (rt->idle_threads == 0 || !lm_res_fits(pool_of(rt, rt->ready_head->bundle), rt->ready_head->m.demand, LM_MAX_RES)) &&
         lm_now_ns() - rt->ready_head->queued_ns > 1000000ull)
         t = unlink_where(rt, match_stealable, &thief, 1);
     pthread_mutex_unlock(&rt->exec_lock);

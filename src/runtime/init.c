@@ -138,7 +138,8 @@ static lumen_status exchange_resources(lm_rt *rt, const lumen_init_options *o, d
             if (!strcmp(rt->resname[j], names[k]))
                 mine[j] = mine_named[k + 2];
     rt->res_total = calloc((size_t)rt->size * LM_MAX_RES, sizeof(double));
-    if (!rt->res_total) {
+    rt->res_reserved = calloc((size_t)rt->size * LM_MAX_RES, sizeof(double));
+    if (!rt->res_total || !rt->res_reserved) {
         st = lm_error(LUMEN_ERR_NO_MEMORY, "no memory");
         goto out;
     }
@@ -206,6 +207,7 @@ static void rt_free(lm_rt *rt)
     free(rt->sent_count);
     free(rt->recv_count);
     free(rt->res_total);
+    free(rt->res_reserved);
     free(rt);
 }
 

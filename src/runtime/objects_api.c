@@ -314,8 +314,9 @@ lumen_status lumen_get(lumen_ref ref, int64_t timeout_ms, lumen_value *out)
     if (o->state == LM_OBJ_ERROR) {
         /* error kinds: LM_ERRK_* */
         static const lumen_status kinds[] = {LUMEN_ERR_TASK_FAILED, LUMEN_ERR_TASK_CANCELLED,
-                                             LUMEN_ERR_UNKNOWN_FUNCTION, LUMEN_ERR_ACTOR_DIED};
-        st = lm_error_str(o->type < 4 ? kinds[o->type] : LUMEN_ERR_TASK_FAILED,
+                                             LUMEN_ERR_UNKNOWN_FUNCTION, LUMEN_ERR_ACTOR_DIED,
+                                             LUMEN_ERR_ACTOR_DIED};
+        st = lm_error_str(o->type < 5 ? kinds[o->type] : LUMEN_ERR_TASK_FAILED,
                           o->data ? o->data : "task failed");
     } else if (o->in_store) {
         /* restoring a spilled object needs space: wait for it like a put,

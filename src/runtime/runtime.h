@@ -182,6 +182,8 @@ typedef struct lm_rt {
     int nres;
     char resname[LM_MAX_RES][32];
     double *res_total;      /* size * LM_MAX_RES */
+    double *res_reserved;   /* size * LM_MAX_RES: held by actors and placement
+                               groups, as the control store last said (rt->lock) */
     double avail[LM_MAX_RES];
 
     /* object store of this node */
@@ -364,6 +366,7 @@ lumen_status lm_parse_resources(lm_rt *rt, const char *spec, double *demand, int
 #define LM_RUN_EXIT 2
 int lm_task_execute(lm_rt *rt, lm_task *t, struct lm_actor_inst *inst);
 void lm_task_reply_error(lm_rt *rt, lm_task *t, const char *msg, int kind);
+void lm_task_reply_error_async(lm_rt *rt, lm_task *t, const char *msg, int kind); /* via the outbox */
 lm_task *lm_task_from_msg(lm_rt *rt, int src, void *buf, size_t len); /* NULL: malformed (buf freed) */
 void lm_task_free(lm_task *t);
 lumen_status lm_executor_start(lm_rt *rt);
@@ -381,6 +384,7 @@ void lm_executor_kick(lm_rt *rt);                    /* exec_lock held: resource
 #define LM_ERRK_FAILED 0
 #define LM_ERRK_CANCELLED 1
 #define LM_ERRK_UNKNOWN_FN 2
-#define LM_ERRK_ACTOR_DIED 3
+#define LM_ERRK_ACTOR_DIED 3  /* the actor died before running the call: retryable */
+#define LM_ERRK_ACTOR_FATAL 4 /* the call itself ended the actor: not retried */
 
 #endif

@@ -10,7 +10,10 @@
  * rt->max_inflight tasks per CPU from one submitter; the rest wait at the
  * submitter and go to whichever rank frees up first. Idle ranks also steal
  * queued tasks from busy ones (executor.c), so one long task never holds
- * back the tasks queued behind it. All functions run with rt->lock held.
+ * back the tasks queued behind it. Resources that actors and placement
+ * groups hold (rt->res_reserved, told by the control store) are not
+ * offered to tasks: a task no rank has room for now waits at its owner
+ * until an actor or a group lets go. All functions run with rt->lock held.
  */
 #include <math.h>
 #include <stdio.h>
@@ -112,6 +115,13 @@ int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node, int nested,
             continue;
         if (!lm_res_fits(tot, demand, rt->nres))
             continue;
+        if (rt->res_reserved) { /* what actors and bundles hold there is not for tasks */
+            double room[LM_MAX_RES];
+            for (int k = 0; k < LM_MAX_RES; k++)
+                room[k] = tot[k] - rt->res_reserved[(size_t)r * LM_MAX_RES + k];
+            if (!lm_res_fits(room, demand, rt->nres))
+                continue;
+        }
         double cpus = tot[0] < 1 ? 1 : tot[0];
         /* tasks submitted from inside a task get a cap 8 times larger: their
          * parents, blocked on them, may be what fills the normal one */
