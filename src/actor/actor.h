@@ -65,6 +65,8 @@ typedef struct lm_actor_inst {
     double demand[LM_MAX_RES];
     struct lm_bundle *bundle;
     int max_concurrency;
+    int ngpu;                     /* GPU slots it holds (sched/gpus.c) */
+    int gpu_slot[LUMEN_MAX_GPU_IDS];
     pthread_mutex_t lock;
     pthread_cond_t cv;
     lm_task *head, *tail, *create;

@@ -118,6 +118,7 @@ static void finish(lm_rt *rt, lm_actor_inst *a)
         a->klass.destroy(a->self);
     pthread_mutex_lock(&rt->exec_lock);
     lm_executor_take(rt, a->bundle, a->demand, -1.0);
+    lm_gpus_release(rt, a->demand[1], a->gpu_slot, a->ngpu);
     if (a->bundle)
         lm_bundle_put(rt, a->bundle);
     lm_executor_kick(rt);
@@ -286,6 +287,8 @@ static void accept_create(lm_rt *rt, lm_task *t)
     t->bundle = NULL;
     pthread_mutex_lock(&rt->exec_lock);
     lm_executor_take(rt, a->bundle, a->demand, 1.0);
+    int n = lm_gpus_assign(rt, a->demand[1], a->gpu_slot);
+    a->ngpu = n > 0 ? n : 0;
     pthread_mutex_unlock(&rt->exec_lock);
     a->next = rt->insts;
     rt->insts = a;

@@ -124,6 +124,17 @@ int lm_pg_target(lm_rt *rt, lm_task_rec *t, const char **why)
     return e->rank[idx];
 }
 
+lumen_status lm_pg_check(lm_rt *rt, const lumen_scheduling_strategy *s)
+{
+    lm_oid id = {s->pg.opaque_[0], s->pg.opaque_[1]};
+    lm_pg_entry *e = entry_find(rt, id);
+    if (e && e->state == LM_PG_CREATED && s->bundle_index >= e->n)
+        return lm_error(LUMEN_ERR_OUT_OF_RANGE, "bundle %d of a placement group of %d bundles", s->bundle_index, e->n);
+    if (e && e->state == LM_PG_REMOVED)
+        return lm_error(LUMEN_ERR_NOT_FOUND, "%s", e->why[0] ? e->why : "the placement group was removed");
+    return LUMEN_OK;
+}
+
 void lm_pgs_free(lm_rt *rt)
 {
     while (rt->pgs) {

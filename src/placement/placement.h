@@ -31,6 +31,8 @@ void lm_bundles_free(lm_rt *rt);
 /* the rank a task of placement group t->strat.pg should go to (and
  * t->bundle set), -1 to wait; *why set when the group is gone */
 int lm_pg_target(lm_rt *rt, lm_task_rec *t, const char **why);
+/* a bundle index the group is known not to have: an error now */
+lumen_status lm_pg_check(lm_rt *rt, const lumen_scheduling_strategy *s);
 void lm_pg_handle_notify(lm_rt *rt, const lm_ctl_msg *m); /* rt->lock NOT held */
 void lm_pgs_free(lm_rt *rt);
 

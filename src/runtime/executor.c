@@ -146,6 +146,13 @@ static lm_task *pick(lm_rt *rt)
     for (lm_task *t = rt->ready_head; t && scanned < 64; prev = t, t = t->next, scanned++) {
         if (!lm_res_fits(pool_of(rt, t->bundle), t->m.demand, LM_MAX_RES))
             continue;
+        t->ngpu = 0;
+        if (t->m.demand[1] > 0) { /* GPU ids, not just an amount */
+            int n = lm_gpus_assign(rt, t->m.demand[1], t->gpu_slot);
+            if (n < 0)
+                continue;
+            t->ngpu = n;
+        }
         if (prev)
             prev->next = t->next;
         else
@@ -264,6 +271,10 @@ int lm_task_execute(lm_rt *rt, lm_task *t, lm_actor_inst *inst)
     c->task = t;
     c->rt = rt;
     c->actor = inst;
+    const int *slots = inst ? inst->gpu_slot : t->gpu_slot;
+    c->num_gpu_ids = inst ? inst->ngpu : t->ngpu;
+    for (int i = 0; i < c->num_gpu_ids; i++)
+        c->gpu_ids[i] = rt->gpu_id[slots[i]];
     lumen_status st;
     char *msg = NULL;
     int outcome = 0;
@@ -397,6 +408,7 @@ static void *executor_main(void *arg)
             lm_task_execute(rt, t, NULL);
             pthread_mutex_lock(&rt->exec_lock);
             take(rt, t, -1.0);
+            lm_gpus_release(rt, t->m.demand[1], t->gpu_slot, t->ngpu);
             if (t->bundle)
                 lm_bundle_put(rt, t->bundle);
             lm_task_free(t);
@@ -519,7 +531,7 @@ void lm_executor_blocked(lm_rt *rt, int delta)
         return;
     pthread_mutex_lock(&rt->exec_lock);
     if (delta > 0) {
-        take(rt, c->task, -1.0); /* give the CPU back while waiting */
+        pool_of(rt, c->task->bundle)[0] += c->task->m.demand[0]; /* give the CPU back while waiting */
         if (rt->ready_head) {
             if (rt->exec_sleepers)
                 pthread_cond_signal(&rt->exec_cv);
@@ -527,7 +539,7 @@ void lm_executor_blocked(lm_rt *rt, int delta)
                 spawn_locked(rt);
         }
     } else {
-        take(rt, c->task, 1.0);
+        pool_of(rt, c->task->bundle)[0] -= c->task->m.demand[0];
     }
     pthread_mutex_unlock(&rt->exec_lock);
 }

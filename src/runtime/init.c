@@ -63,13 +63,14 @@ static lumen_status read_config(lm_rt *rt, const lumen_init_options *o, int *ran
         *cpus = d;
     if (f & LUMEN_INIT_NUM_CPUS)
         *cpus = o->num_cpus;
-    *gpus = 0;
+    *gpus = -1; /* detect */
     if (lm_env_double("LUMEN_NUM_GPUS", &d) > 0)
         *gpus = d;
     if (f & LUMEN_INIT_NUM_GPUS)
         *gpus = o->num_gpus;
-    if ((*cpus != -1 && (!(*cpus >= 0) || isinf(*cpus) || *cpus > 4096)) || !(*gpus >= 0) || isinf(*gpus))
-        return lm_error(LUMEN_ERR_INVALID_ARG, "num_cpus must be in 0..4096 and num_gpus finite and >= 0");
+    if ((*cpus != -1 && (!(*cpus >= 0) || isinf(*cpus) || *cpus > 4096)) ||
+        (*gpus != -1 && (!(*gpus >= 0) || *gpus > LUMEN_MAX_GPU_IDS)))
+        return lm_error(LUMEN_ERR_INVALID_ARG, "num_cpus must be in 0..4096 and num_gpus in 0..%d", LUMEN_MAX_GPU_IDS);
     *capacity = 0;
     if (lm_env_size("LUMEN_STORE_CAPACITY", &sz) < 0)
         return lm_error(LUMEN_ERR_INVALID_ARG, "LUMEN_STORE_CAPACITY is malformed");
@@ -275,9 +276,15 @@ static lumen_status start(MPI_Comm parent, int owns_mpi, const lumen_init_option
         int all;
         int n = lm_cpus_bound(&all);
         cpus = all ? floor((double)n / phys_ranks) : n;
+        /* under Slurm without a binding, the task's CPUs are what it asked for */
+        double per_task;
+        if (all && lm_env_double("SLURM_CPUS_PER_TASK", &per_task) > 0 && per_task >= 1 && per_task < cpus)
+            cpus = per_task;
         if (cpus < 1)
             cpus = 1;
     }
+    if ((st = lm_gpus_setup(rt, node_comm, &gpus)) != LUMEN_OK)
+        goto out;
     if ((st = exchange_resources(rt, opts, cpus, gpus)) != LUMEN_OK)
         goto out;
     if ((st = setup_store(rt, node_comm, capacity, phys_ranks, spill_base)) != LUMEN_OK)

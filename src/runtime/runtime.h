@@ -135,6 +135,8 @@ typedef struct lm_task {
     uint64_t queued_ns;  /* when it entered the ready queue */
     struct lm_bundle *bundle; /* placement group bundle it draws on (NULL: the rank) */
     int src;             /* rank it came from */
+    int ngpu;            /* GPU slots (sched/gpus.c) it holds while running */
+    int gpu_slot[LUMEN_MAX_GPU_IDS];
 } lm_task;
 
 struct lumen_task_ctx {
@@ -185,6 +187,10 @@ typedef struct lm_rt {
     double *res_reserved;   /* size * LM_MAX_RES: held by actors and placement
                                groups, as the control store last said (rt->lock) */
     double avail[LM_MAX_RES];
+    /* this rank's GPUs (sched/gpus.c, exec_lock): device ids and free fraction */
+    int ngpu;
+    int gpu_id[LUMEN_MAX_GPU_IDS];
+    double gpu_free[LUMEN_MAX_GPU_IDS];
 
     /* object store of this node */
     lm_store *store;
@@ -357,6 +363,11 @@ lumen_status lm_sched_check(lm_rt *rt, const double *demand, const lumen_schedul
 int lm_sched_pick(lm_rt *rt, const double *demand, int prefer_node, int nested,
                   const lumen_scheduling_strategy *s);
 lumen_status lm_sched_init(lm_rt *rt);
+
+/* gpus.c (exec_lock held for assign/release) */
+lumen_status lm_gpus_setup(lm_rt *rt, MPI_Comm node_comm, double *gpus); /* gpus < 0: detect */
+int lm_gpus_assign(lm_rt *rt, double demand, int *slots); /* slots used, -1: none free */
+void lm_gpus_release(lm_rt *rt, double demand, const int *slots, int n);
 lumen_status lm_parse_resources(lm_rt *rt, const char *spec, double *demand, int create);
 
 /* executor.c */

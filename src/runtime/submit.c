@@ -474,7 +474,8 @@ lumen_status lm_submit(lm_rt *rt, lm_task_rec *t, const lumen_arg *args, size_t 
         }
     }
     if (t->kind == LM_KIND_TASK) {
-        st = lm_sched_check(rt, t->demand, &t->strat, t->fn);
+        st = t->strat.kind == LUMEN_SCHED_PLACEMENT_GROUP ? lm_pg_check(rt, &t->strat)
+                                                          : lm_sched_check(rt, t->demand, &t->strat, t->fn);
         if (st != LUMEN_OK) {
             pthread_mutex_unlock(&rt->lock);
             for (int k = 0; k < nauto; k++)
