@@ -64,31 +64,43 @@ static void died_msg(lm_actor_inst *a, char *out, size_t cap)
     snprintf(out, cap, "%s died: %s", who, a->cause);
 }
 
-/* Mark the actor dead (once) and answer what waits in its mailbox. */
-static void die(lm_rt *rt, lm_actor_inst *a, int restartable, const char *why)
+/* a->lock held: mark the actor dead (once); returns what waited in its
+ * mailbox, with the message to fail it with in msg */
+static lm_task *die_locked(lm_actor_inst *a, int restartable, const char *why, char *msg, size_t cap)
 {
+    if (a->state == INST_DEAD)
+        return NULL;
     char cause[sizeof a->cause];
     snprintf(cause, sizeof cause, "%s", why); /* why may be a->cause itself */
-    pthread_mutex_lock(&a->lock);
-    if (a->state == INST_DEAD) {
-        pthread_mutex_unlock(&a->lock);
-        return;
-    }
     a->state = INST_DEAD;
     a->restartable = restartable;
-    snprintf(a->cause, sizeof a->cause, "%s", cause);
+    memcpy(a->cause, cause, sizeof cause);
     lm_task *q = a->head;
     a->head = a->tail = NULL;
     pthread_cond_broadcast(&a->cv);
-    pthread_mutex_unlock(&a->lock);
-    char msg[800];
-    died_msg(a, msg, sizeof msg);
+    died_msg(a, msg, cap);
+    return q;
+}
+
+static void fail_queue(lm_rt *rt, lm_task *q, const char *msg)
+{
     while (q) {
         lm_task *n = q->next;
         lm_task_reply_error(rt, q, msg, LM_ERRK_ACTOR_DIED);
         lm_task_free(q);
         q = n;
     }
+}
+
+/* Mark the actor dead (once) and answer what waits in its mailbox. Called
+ * by the actor's own threads, which keep it alive meanwhile. */
+static void die(lm_rt *rt, lm_actor_inst *a, int restartable, const char *why)
+{
+    char msg[800];
+    pthread_mutex_lock(&a->lock);
+    lm_task *q = die_locked(a, restartable, why, msg, sizeof msg);
+    pthread_mutex_unlock(&a->lock);
+    fail_queue(rt, q, msg);
 }
 
 static void report(lm_rt *rt, lm_actor_inst *a, int state)
@@ -337,14 +349,19 @@ void lm_actor_host_kill(lm_rt *rt, lm_oid id, uint32_t incarnation, int no_resta
 {
     char cause[512];
     lm_ctl_str(m, 0, cause, sizeof cause);
+    char msg[800];
+    lm_task *q = NULL;
+    /* under actor_lock: the last thread of a dying actor frees it only after
+     * taking it out of the list under that lock */
     pthread_mutex_lock(&rt->actor_lock);
     lm_actor_inst *a = inst_find(rt, id);
-    if (a && a->incarnation != incarnation)
-        a = NULL; /* an older message about an earlier life */
+    if (a && a->incarnation == incarnation) { /* else an older message about an earlier life */
+        pthread_mutex_lock(&a->lock);
+        q = die_locked(a, !no_restart, cause[0] ? cause : "killed", msg, sizeof msg);
+        pthread_mutex_unlock(&a->lock);
+    }
     pthread_mutex_unlock(&rt->actor_lock);
-    /* a is freed only by its last thread, after die(): safe to call */
-    if (a)
-        die(rt, a, !no_restart, cause[0] ? cause : "killed");
+    fail_queue(rt, q, msg); /* replies may take rt->lock: outside actor_lock */
 }
 
 int lm_actor_host_cancel(lm_rt *rt, lm_oid task_id)
