@@ -37,6 +37,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         lm_value_msg vm;
         if (lm_msg_decode_value(buf, size, &vm) == LUMEN_OK && vm.val.kind != LM_VAL_STORE && vm.val.size)
             (void)((volatile const uint8_t *)vm.val.data)[vm.val.size - 1];
+    } else if (t == LM_MSG_CTL) {
+        lm_ctl_msg cm;
+        if (lm_msg_decode_ctl(buf, size, &cm) == LUMEN_OK && cm.blob_len)
+            (void)((volatile const uint8_t *)cm.blob)[cm.blob_len - 1];
     } else if (t == LM_MSG_FETCH) {
         (void)lm_msg_decode_fetch(buf, size, &fm);
     } else if (t > 0) {

@@ -391,7 +391,7 @@ void lm_actor_handle_notify(lm_rt *rt, const lm_ctl_msg *m)
             /* dead for good here already (killed from this rank) */
         } else if (state == LM_ACTOR_ALIVE) {
             /* news older than what we know (a restart we already saw fail) is ignored */
-            if (inc >= c->incarnation) {
+            if (inc >= c->incarnation && m->v[1] >= 0 && m->v[1] < rt->size) {
                 c->state = LM_ACTOR_ALIVE;
                 c->host = (int)m->v[1];
                 c->incarnation = inc;

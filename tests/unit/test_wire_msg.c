@@ -38,7 +38,9 @@ static lumen_status decode_any(const void *buf, size_t len)
     lm_fetch_msg fm;
     lm_small_msg sm;
     lm_value_msg vm;
+    lm_ctl_msg cm;
     switch (t) {
+    case LM_MSG_CTL: return lm_msg_decode_ctl(buf, len, &cm);
     case LM_MSG_VALUE: return lm_msg_decode_value(buf, len, &vm);
     case LM_MSG_TASK: return lm_msg_decode_task(buf, len, &tm);
     case LM_MSG_DONE: return lm_msg_decode_done(buf, len, &dm);
@@ -95,6 +97,11 @@ static void test_task(void)
     m.args[3] = (lm_wval){.kind = LM_VAL_INLINE, .type = LUMEN_TYPE_BYTES, .data = "", .size = 0};
     m.args[4] = (lm_wval){.kind = LM_VAL_STORE, .type = LUMEN_TYPE_BYTES, .oid = {7, 8}, .node = 2,
                           .holder = 3, .size = 1u << 30};
+    m.kind = LM_KIND_CALL;
+    m.actor_id = (lm_oid){11, 12};
+    m.max_concurrency = 4;
+    m.pg_id = (lm_oid){13, 14};
+    m.bundle = -1;
     lm_wbuf w;
     lm_wbuf_init(&w, 16);
     lm_msg_encode_task(&w, &m);
@@ -106,6 +113,8 @@ static void test_task(void)
     CHECK(!strcmp(d.fn, "square") && d.num_returns == 3 && d.ndemand == 4);
     CHECK(d.demand[0] == 1.5 && d.demand[3] == 2 && d.demand[1] == 0);
     CHECK(d.nargs == 5);
+    CHECK(d.kind == LM_KIND_CALL && d.actor_id.hi == 11 && d.actor_id.lo == 12 && d.max_concurrency == 4 &&
+          d.pg_id.hi == 13 && d.pg_id.lo == 14 && d.bundle == -1);
     int64_t gi;
     double gf;
     memcpy(&gi, d.args[0].data, 8);
@@ -135,6 +144,18 @@ static void test_task(void)
     CHECK(lm_msg_decode_task(w2.data, w2.len, &d) == LUMEN_ERR_PROTOCOL);
     lm_wbuf_free(&w2);
     m.demand[0] = 1;
+    m.kind = 9; /* no such kind */
+    lm_wbuf_init(&w2, 16);
+    lm_msg_encode_task(&w2, &m);
+    CHECK(lm_msg_decode_task(w2.data, w2.len, &d) == LUMEN_ERR_PROTOCOL);
+    lm_wbuf_free(&w2);
+    m.kind = LM_KIND_TASK;
+    m.bundle = -7;
+    lm_wbuf_init(&w2, 16);
+    lm_msg_encode_task(&w2, &m);
+    CHECK(lm_msg_decode_task(w2.data, w2.len, &d) == LUMEN_ERR_PROTOCOL);
+    lm_wbuf_free(&w2);
+    m.bundle = 0;
     m.num_returns = 0;
     lm_wbuf_init(&w2, 16);
     lm_msg_encode_task(&w2, &m);
@@ -230,6 +251,32 @@ static void test_value(void)
     lm_wbuf_free(&w);
 }
 
+static void test_ctl(void)
+{
+    double blob[3] = {1.5, -2, 4};
+    lm_ctl_msg m = {.op = 7, .tag = 99, .a = {1, 2}, .b = {3, 4}, .blob = blob, .blob_len = sizeof blob}, d;
+    for (int i = 0; i < LM_CTL_NV; i++)
+        m.v[i] = -1000 + i;
+    m.s[0] = "name";
+    m.slen[0] = 4;
+    m.s[2] = "cause";
+    m.slen[2] = 5;
+    lm_wbuf w;
+    lm_wbuf_init(&w, 16);
+    lm_msg_encode_ctl(&w, &m);
+    CHECK(!w.oom && lm_msg_peek_type(w.data, w.len) == LM_MSG_CTL);
+    CHECK(lm_msg_decode_ctl(w.data, w.len, &d) == LUMEN_OK);
+    CHECK(d.op == 7 && d.tag == 99 && d.a.lo == 2 && d.b.hi == 3 && d.v[0] == -1000 && d.v[5] == -995);
+    CHECK(d.slen[0] == 4 && !memcmp(d.s[0], "name", 4) && d.slen[1] == 0 && d.slen[2] == 5 &&
+          !memcmp(d.s[2], "cause", 5));
+    CHECK(d.blob_len == sizeof blob && ((uintptr_t)d.blob % 8) == 0 && ((const double *)d.blob)[2] == 4);
+    lm_small_msg sm;
+    CHECK(lm_msg_decode_small(w.data, w.len, LM_MSG_CTL, &sm) == LUMEN_ERR_PROTOCOL);
+    check_truncations(&w);
+    mutate(&w, 20000);
+    lm_wbuf_free(&w);
+}
+
 static void test_headers(void)
 {
     uint8_t junk[64];
@@ -259,6 +306,7 @@ int main(void)
 {
     test_task();
     test_done();
+    test_ctl();
     test_small();
     test_value();
     test_headers();
