@@ -88,7 +88,8 @@ static lumen_status read_config(lm_rt *rt, const lumen_init_options *o, int *ran
 }
 
 /* Resource table: every rank's custom names merged, then every rank's amounts. */
-static lumen_status exchange_resources(lm_rt *rt, const lumen_init_options *o, double cpus, double gpus)
+static lumen_status exchange_resources(lm_rt *rt, const lumen_init_options *o, double cpus, double gpus,
+                                       int phys_ranks)
 {
     lumen_status st = LUMEN_OK;
     double mine[LM_MAX_RES] = {0};
@@ -100,6 +101,16 @@ static lumen_status exchange_resources(lm_rt *rt, const lumen_init_options *o, d
     const char *spec = (o && (o->field_mask & LUMEN_INIT_RESOURCES)) ? o->resources : getenv("LUMEN_RESOURCES");
     if ((st = lm_parse_resources(rt, spec, mine, 1)) != LUMEN_OK)
         return st;
+    /* Ray's "memory" resource: bytes for tasks and actors to reserve, this
+     * rank's share of the host's memory (or cgroup limit) beyond the 30% the
+     * object store takes by default; a value set above wins */
+    int mem;
+    for (mem = 2; mem < rt->nres && strcmp(rt->resname[mem], "memory"); mem++)
+        ;
+    if (mem == rt->nres && rt->nres < LM_MAX_RES) {
+        strcpy(rt->resname[rt->nres++], "memory");
+        mine[mem] = floor((double)lm_memory_limit() * 0.7 / (phys_ranks > 0 ? phys_ranks : 1));
+    }
     mine[0] = cpus;
     mine[1] = gpus;
     int nlocal = rt->nres - 2;
@@ -285,7 +296,7 @@ static lumen_status start(MPI_Comm parent, int owns_mpi, const lumen_init_option
     }
     if ((st = lm_gpus_setup(rt, node_comm, &gpus)) != LUMEN_OK)
         goto out;
-    if ((st = exchange_resources(rt, opts, cpus, gpus)) != LUMEN_OK)
+    if ((st = exchange_resources(rt, opts, cpus, gpus, phys_ranks)) != LUMEN_OK)
         goto out;
     if ((st = setup_store(rt, node_comm, capacity, phys_ranks, spill_base)) != LUMEN_OK)
         goto out;

@@ -6,7 +6,8 @@
  * tasks may share one id, a task asking for two gets both, a task without
  * GPUs gets none, and an actor holding a GPU keeps its id for every call
  * while tasks on its rank get the other one. Fractions above one that are
- * not whole are refused.
+ * not whole are refused. Ray's "memory" resource exists (bytes) and can be
+ * asked for.
  */
 #include "check.h"
 
@@ -63,6 +64,17 @@ int main(int argc, char **argv)
         lumen_resources cr;
         CHECK_OK(lumen_cluster_resources(&cr));
         CHECKF(lumen_resources_get(&cr, "GPU") == 2.0 * n, "cluster GPU %g", lumen_resources_get(&cr, "GPU"));
+
+        double mem = lumen_resources_get(&cr, "memory");
+        CHECKF(mem > 1e6, "cluster memory %g bytes", mem);
+        lumen_task_options mo = {.field_mask = LUMEN_TASK_RESOURCES, .resources = "memory=1000000"};
+        lumen_ref mr;
+        int64_t mv;
+        CHECK_OK(lumen_remote("gpu_task", NULL, 0, &mo, &mr));
+        CHECK_OK(lumen_get_i64(mr, T_TIMEOUT, &mv));
+        CHECK_OK(lumen_ref_release(mr));
+        lumen_task_options mbig = {.field_mask = LUMEN_TASK_RESOURCES, .resources = "memory=1e30"};
+        CHECK_ST(lumen_remote("gpu_task", NULL, 0, &mbig, &mr), LUMEN_ERR_INFEASIBLE);
 
         /* 2 one-GPU tasks per rank at once: on each rank they hold ids {0} and {1} */
         lumen_ref r[64];
