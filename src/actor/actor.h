@@ -81,6 +81,7 @@ void lm_actor_host_accept(lm_rt *rt, lm_task *t); /* CREATE or CALL arrived; tak
 void lm_actor_host_kill(lm_rt *rt, lm_oid id, uint32_t incarnation, int no_restart, const lm_ctl_msg *m);
 int lm_actor_host_cancel(lm_rt *rt, lm_oid task_id); /* 1 if found queued (answered) */
 void lm_actor_host_stop(lm_rt *rt);               /* finalize: end every actor here */
+void lm_actor_host_free(lm_rt *rt);               /* after the threads are gone */
 /* "actor 'Cls' (id)": for messages */
 void lm_actor_describe(lm_oid id, const char *cls, char *out, size_t cap);
 

@@ -22,6 +22,55 @@
 
 static atomic_int threads_alive; /* actor threads of this process */
 
+/* Actors that died on this rank, newest first, so a call that arrives after
+ * the instance is gone is answered with the real cause. Bounded. */
+#define MAX_GRAVES 1024
+typedef struct lm_actor_grave {
+    struct lm_actor_grave *next;
+    lm_oid id;
+    char msg[800]; /* "actor 'Cls' (id) died: cause" */
+} lm_actor_grave;
+
+static void died_msg(lm_actor_inst *a, char *out, size_t cap);
+
+/* actor_lock held */
+static void bury(lm_rt *rt, lm_actor_inst *a)
+{
+    lm_actor_grave *g = malloc(sizeof *g);
+    if (!g)
+        return;
+    g->id = a->id;
+    died_msg(a, g->msg, sizeof g->msg);
+    g->next = rt->graves;
+    rt->graves = g;
+    if (++rt->ngraves > MAX_GRAVES) { /* forget the oldest */
+        lm_actor_grave **pp = &rt->graves;
+        while ((*pp)->next)
+            pp = &(*pp)->next;
+        free(*pp);
+        *pp = NULL;
+        rt->ngraves--;
+    }
+}
+
+static const char *grave_msg(lm_rt *rt, lm_oid id)
+{
+    for (lm_actor_grave *g = rt->graves; g; g = g->next)
+        if (lm_oid_eq(g->id, id))
+            return g->msg;
+    return NULL;
+}
+
+void lm_actor_host_free(lm_rt *rt)
+{
+    while (rt->graves) {
+        lm_actor_grave *g = rt->graves;
+        rt->graves = g->next;
+        free(g);
+    }
+    rt->ngraves = 0;
+}
+
 static void *actor_main(void *arg);
 
 /* inst->lock held */
@@ -120,6 +169,7 @@ static void report(lm_rt *rt, lm_actor_inst *a, int state)
 static void finish(lm_rt *rt, lm_actor_inst *a)
 {
     pthread_mutex_lock(&rt->actor_lock);
+    bury(rt, a);
     for (lm_actor_inst **pp = &rt->insts; *pp; pp = &(*pp)->next)
         if (*pp == a) {
             *pp = a->next;
@@ -335,11 +385,23 @@ void lm_actor_host_accept(lm_rt *rt, lm_task *t)
         }
         pthread_mutex_unlock(&a->lock);
     }
+    char msg[800];
+    if (t) { /* the actor is dead: say why if it died here */
+        const char *why = grave_msg(rt, t->m.actor_id);
+        if (a)
+            died_msg(a, msg, sizeof msg);
+        else if (why)
+            snprintf(msg, sizeof msg, "%s", why);
+        else
+            msg[0] = '\0';
+    }
     pthread_mutex_unlock(&rt->actor_lock);
     if (t) {
-        char msg[256], who[200];
-        lm_actor_describe(t->m.actor_id, a ? a->cls : NULL, who, sizeof who);
-        snprintf(msg, sizeof msg, "%s is not running on rank %d (dead or restarting)", who, rt->rank);
+        if (!msg[0]) {
+            char who[200];
+            lm_actor_describe(t->m.actor_id, NULL, who, sizeof who);
+            snprintf(msg, sizeof msg, "%s is not running on rank %d (dead or restarting)", who, rt->rank);
+        }
         lm_task_reply_error_async(rt, t, msg, LM_ERRK_ACTOR_DIED); /* the caller may hold rt->lock */
         lm_task_free(t);
     }

@@ -211,6 +211,7 @@ static void rt_free(lm_rt *rt)
 {
     lm_gcs_free(rt);
     lm_actor_clients_free(rt);
+    lm_actor_host_free(rt);
     lm_pgs_free(rt);
     lm_bundles_free(rt);
     free(rt->spread_order);

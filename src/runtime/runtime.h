@@ -245,6 +245,8 @@ typedef struct lm_rt {
     struct lm_gcs *gcs;            /* rank 0: the job's control store */
     pthread_mutex_t actor_lock;    /* the actor instances of this rank */
     struct lm_actor_inst *insts;
+    struct lm_actor_grave *graves; /* actors that died here: who and why */
+    int ngraves;
     struct lm_actor_client **clients; /* actors this rank calls (rt->lock) */
     struct lm_pg_entry *pgs;       /* placement groups seen here (rt->lock) */
     struct lm_bundle *bundles;     /* bundles reserved on this rank (exec_lock) */
