@@ -35,6 +35,7 @@ typedef struct lm_actor_client lm_actor_client;
 lm_actor_client *lm_actor_client_get(lm_rt *rt, lm_oid id, int lookup); /* creates; NULL: no memory */
 /* take the state the control store reports (rt->lock NOT held) */
 void lm_actor_handle_notify(lm_rt *rt, const lm_ctl_msg *m);
+void lm_actor_handle_respec(lm_rt *rt, const lm_ctl_msg *m); /* rt->lock NOT held */
 
 /* what api.c needs of a client (rt->lock held) */
 typedef struct lm_actor_opts {

@@ -28,6 +28,10 @@ struct lm_actor_client {
     uint64_t next_seq;
     lm_task_rec *qhead, *qtail; /* calls not sent yet, by sequence */
     int pending;            /* calls made and not finished */
+    int inflight;           /* calls sent and not answered */
+    int inflight_old;       /* of those, sent to an earlier incarnation: until they
+                               are back (and requeued), later calls wait, so a
+                               retried call keeps its place */
     int max_pending;        /* -1: no limit */
     int max_task_retries;
     int looked_up;          /* subscribed at the control store */
@@ -173,6 +177,7 @@ static void send_call(lm_rt *rt, lm_actor_client *c, lm_task_rec *t)
         lm_task_release(rt, t);
         return;
     }
+    c->inflight++;
     if (c->host == rt->rank) {
         lm_executor_accept(rt, rt->rank, w.data, w.len);
         w.data = NULL;
@@ -183,7 +188,7 @@ static void send_call(lm_rt *rt, lm_actor_client *c, lm_task_rec *t)
 
 static void flush(lm_rt *rt, lm_actor_client *c)
 {
-    while (c->qhead && c->qhead->ready && c->state == LM_ACTOR_ALIVE) {
+    while (c->qhead && c->qhead->ready && c->state == LM_ACTOR_ALIVE && c->inflight_old == 0) {
         lm_task_rec *t = c->qhead;
         queue_remove(c, t);
         send_call(rt, c, t);
@@ -317,6 +322,11 @@ void lm_actor_rec_done(lm_rt *rt, lm_task_rec *t, const lm_done_msg *m)
         return;
     }
     int died = m->nret > 0 && m->rets[0].kind == LM_VAL_ERROR && m->rets[0].type == LM_ERRK_ACTOR_DIED;
+    if (c && c->inflight > 0) {
+        c->inflight--;
+        if (t->incarnation < c->incarnation && c->inflight_old > 0 && --c->inflight_old == 0)
+            flush(rt, c); /* the last call to the old life is back */
+    }
     if (died && c && !t->cancelled && c->state != LM_ACTOR_DEAD && c->state != LM_ACTOR_UNKNOWN &&
         t->retries_left != 0) {
         if (t->retries_left > 0)
@@ -392,6 +402,8 @@ void lm_actor_handle_notify(lm_rt *rt, const lm_ctl_msg *m)
         } else if (state == LM_ACTOR_ALIVE) {
             /* news older than what we know (a restart we already saw fail) is ignored */
             if (inc >= c->incarnation && m->v[1] >= 0 && m->v[1] < rt->size) {
+                if (inc > c->incarnation)
+                    c->inflight_old = c->inflight; /* all sent to an earlier life */
                 c->state = LM_ACTOR_ALIVE;
                 c->host = (int)m->v[1];
                 c->incarnation = inc;
@@ -408,6 +420,23 @@ void lm_actor_handle_notify(lm_rt *rt, const lm_ctl_msg *m)
             if (inc >= c->incarnation)
                 c->state = LM_ACTOR_RESTARTING;
         }
+    }
+    pthread_mutex_unlock(&rt->lock);
+}
+
+void lm_actor_handle_respec(lm_rt *rt, const lm_ctl_msg *m)
+{
+    pthread_mutex_lock(&rt->lock);
+    lm_actor_client *c = client_find(rt, m->a);
+    if (c && c->create) {
+        lm_actor_create_ready(rt, c->create); /* encodes and schedules again */
+    } else {
+        lm_ctl_msg k = {.op = LM_CTL_ACTOR_KILL, .a = m->a};
+        const char *why = "cannot restart: its creation arguments are gone";
+        k.v[0] = 1;
+        k.s[0] = why;
+        k.slen[0] = (uint32_t)strlen(why);
+        lm_ctl_send(rt, 0, &k);
     }
     pthread_mutex_unlock(&rt->lock);
 }

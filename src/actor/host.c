@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "actor/actor.h"
 #include "common/error.h"
@@ -136,7 +137,7 @@ static void fail_queue(lm_rt *rt, lm_task *q, const char *msg)
     while (q) {
         lm_task *n = q->next;
         lm_task_reply_error(rt, q, msg, LM_ERRK_ACTOR_DIED);
-        lm_task_free(q);
+        lm_task_discard(rt, q);
         q = n;
     }
 }
@@ -180,14 +181,15 @@ static void finish(lm_rt *rt, lm_actor_inst *a)
         a->klass.destroy(a->self);
     pthread_mutex_lock(&rt->exec_lock);
     lm_executor_take(rt, a->bundle, a->demand, -1.0);
-    lm_gpus_release(rt, a->demand[1], a->gpu_slot, a->ngpu);
+    if (a->ngpu > 0)
+        lm_gpus_release(rt, a->demand[1], a->gpu_slot, a->ngpu);
     if (a->bundle)
         lm_bundle_put(rt, a->bundle);
     lm_executor_kick(rt);
     pthread_mutex_unlock(&rt->exec_lock);
     report(rt, a, LM_ACTOR_DEAD);
     if (a->create)
-        lm_task_free(a->create);
+        lm_task_discard(rt, a->create);
     pthread_mutex_destroy(&a->lock);
     pthread_cond_destroy(&a->cv);
     free(a);
@@ -255,6 +257,21 @@ static void *actor_main(void *arg)
     uint64_t last_work = lm_now_ns();
     pthread_mutex_lock(&a->lock);
     for (;;) {
+        if (a->create && a->state == INST_STARTING && a->ngpu < 0) {
+            /* the control store counted the GPUs free, but tasks still run on
+             * them: wait until ids can be given (or the actor is killed) */
+            pthread_mutex_unlock(&a->lock);
+            pthread_mutex_lock(&rt->exec_lock);
+            int n = lm_gpus_assign(rt, a->demand[1], a->gpu_slot);
+            pthread_mutex_unlock(&rt->exec_lock);
+            if (n < 0)
+                nanosleep(&(struct timespec){0, 1000000}, NULL);
+            pthread_mutex_lock(&a->lock);
+            a->ngpu = n;
+            if (atomic_load(&rt->stop_threads))
+                break;
+            continue;
+        }
         if (a->create && a->state == INST_STARTING) {
             lm_task *t = a->create;
             a->create = NULL;
@@ -315,7 +332,7 @@ static void accept_create(lm_rt *rt, lm_task *t)
     lm_actor_inst *old = inst_find(rt, t->m.actor_id);
     if (old && old->incarnation >= t->m.attempt) { /* a duplicate */
         pthread_mutex_unlock(&rt->actor_lock);
-        lm_task_free(t);
+        lm_task_discard(rt, t);
         return;
     }
     lm_actor_inst *a = calloc(1, sizeof *a);
@@ -332,7 +349,7 @@ static void accept_create(lm_rt *rt, lm_task *t)
         m.s[0] = msg;
         m.slen[0] = (uint32_t)strlen(msg);
         lm_ctl_send(rt, 0, &m);
-        lm_task_free(t);
+        lm_task_discard(rt, t);
         free(a);
         return;
     }
@@ -349,8 +366,8 @@ static void accept_create(lm_rt *rt, lm_task *t)
     t->bundle = NULL;
     pthread_mutex_lock(&rt->exec_lock);
     lm_executor_take(rt, a->bundle, a->demand, 1.0);
-    int n = lm_gpus_assign(rt, a->demand[1], a->gpu_slot);
-    a->ngpu = n > 0 ? n : 0;
+    /* -1: tasks hold the devices now; the first thread waits for them */
+    a->ngpu = lm_gpus_assign(rt, a->demand[1], a->gpu_slot);
     pthread_mutex_unlock(&rt->exec_lock);
     a->next = rt->insts;
     rt->insts = a;
@@ -403,7 +420,7 @@ void lm_actor_host_accept(lm_rt *rt, lm_task *t)
             snprintf(msg, sizeof msg, "%s is not running on rank %d (dead or restarting)", who, rt->rank);
         }
         lm_task_reply_error_async(rt, t, msg, LM_ERRK_ACTOR_DIED); /* the caller may hold rt->lock */
-        lm_task_free(t);
+        lm_task_discard(rt, t);
     }
 }
 
@@ -452,7 +469,7 @@ int lm_actor_host_cancel(lm_rt *rt, lm_oid task_id)
     char msg[LM_FN_MAX + 48];
     snprintf(msg, sizeof msg, "method '%s' was cancelled", found->m.fn);
     lm_task_reply_error(rt, found, msg, LM_ERRK_CANCELLED);
-    lm_task_free(found);
+    lm_task_discard(rt, found);
     return 1;
 }
 

@@ -17,12 +17,20 @@
 #include "common/error.h"
 #include "gcs/gcs_int.h"
 
+static size_t abucket(lm_oid id) { return (size_t)((id.lo * 0x9e3779b97f4a7c15ull) >> 40) % GCS_ACTOR_BUCKETS; }
+
 static gcs_actor *find(struct lm_gcs *g, lm_oid id)
 {
-    for (gcs_actor *a = g->actors; a; a = a->next)
+    for (gcs_actor *a = g->abucket[abucket(id)]; a; a = a->hnext)
         if (lm_oid_eq(a->id, id))
             return a;
     return NULL;
+}
+
+static void set_waiting(struct lm_gcs *g, gcs_actor *a, int waiting)
+{
+    g->nwaiting += waiting - a->waiting;
+    a->waiting = waiting;
 }
 
 static gcs_actor *find_named(struct lm_gcs *g, const char *name, const char *ns)
@@ -70,8 +78,17 @@ static void release(lm_rt *rt, struct lm_gcs *g, gcs_actor *a)
 
 static void set_dead(lm_rt *rt, gcs_actor *a, const char *cause)
 {
+    struct lm_gcs *g = rt->gcs;
     a->state = LM_ACTOR_DEAD;
-    a->waiting = 0;
+    set_waiting(g, a, 0);
+    /* off the live list; the hash keeps it so late lookups learn the cause */
+    if (a->prev)
+        a->prev->next = a->next;
+    else if (g->actors == a)
+        g->actors = a->next;
+    if (a->next)
+        a->next->prev = a->prev;
+    a->next = a->prev = NULL;
     snprintf(a->cause, sizeof a->cause, "%s", cause);
     free(a->spec);
     a->spec = NULL;
@@ -83,11 +100,9 @@ static int choose(lm_rt *rt, struct lm_gcs *g, gcs_actor *a)
 {
     if (a->strat_kind == LUMEN_SCHED_PLACEMENT_GROUP) {
         int idx = a->bundle_req, rank = -1;
-        int r = lm_gcs_pg_take(g, a->pg, &idx, a->hold, rt->nres, &rank);
-        if (r < 0) {
-            snprintf(a->cause, sizeof a->cause, "its placement group is removed or unknown");
+        int r = lm_gcs_pg_take(g, a->pg, &idx, a->hold, rt->nres, &rank, a->cause, sizeof a->cause);
+        if (r < 0)
             return -2;
-        }
         if (r == 0)
             return -1;
         a->bundle = idx;
@@ -139,7 +154,7 @@ static void place(lm_rt *rt, struct lm_gcs *g, gcs_actor *a)
         return;
     }
     if (r < 0) {
-        a->waiting = 1;
+        set_waiting(g, a, 1);
         return;
     }
     lm_task_msg *m = malloc(sizeof *m);
@@ -148,7 +163,7 @@ static void place(lm_rt *rt, struct lm_gcs *g, gcs_actor *a)
         set_dead(rt, a, "its creation message is malformed");
         return;
     }
-    a->waiting = 0;
+    set_waiting(g, a, 0);
     a->placed = 1;
     a->host = r;
     g->nactors[r]++;
@@ -169,17 +184,22 @@ static void place(lm_rt *rt, struct lm_gcs *g, gcs_actor *a)
 int lm_gcs_actors_retry(lm_rt *rt, struct lm_gcs *g)
 {
     int n = 0;
-    for (gcs_actor *a = g->actors; a; a = a->next)
+    if (g->nwaiting == 0)
+        return 0;
+    for (gcs_actor *a = g->actors, *next; a; a = next) {
+        next = a->next; /* place() may take a off the list */
         if (a->waiting && a->spec) {
             place(rt, g, a);
             n += !a->waiting;
         }
+    }
     return n;
 }
 
 void lm_gcs_kill_actors_in_pg(lm_rt *rt, struct lm_gcs *g, lm_oid pg)
 {
-    for (gcs_actor *a = g->actors; a; a = a->next) {
+    for (gcs_actor *a = g->actors, *next; a; a = next) {
+        next = a->next; /* set_dead takes a off the list */
         if (a->state == LM_ACTOR_DEAD || a->strat_kind != LUMEN_SCHED_PLACEMENT_GROUP || !lm_oid_eq(a->pg, pg))
             continue;
         const char *why = "its placement group was removed";
@@ -240,7 +260,12 @@ static void on_register(lm_rt *rt, struct lm_gcs *g, int src, const lm_ctl_msg *
     a->state = LM_ACTOR_PENDING;
     lm_gcs_subs_add(&a->subs, src);
     a->next = g->actors;
+    if (a->next)
+        a->next->prev = a;
     g->actors = a;
+    size_t b = abucket(a->id);
+    a->hnext = g->abucket[b];
+    g->abucket[b] = a;
     lm_ctl_reply(rt, src, m->tag, LUMEN_OK, NULL);
 }
 
@@ -291,13 +316,18 @@ static void on_state(lm_rt *rt, struct lm_gcs *g, int src, const lm_ctl_msg *m)
     lm_ctl_str(m, 0, cause, sizeof cause);
     if (a->state != LM_ACTOR_DEAD) {
         int can = m->v[2] && !a->no_restart && (a->max_restarts < 0 || a->restarts < a->max_restarts);
-        if (can && a->spec) {
+        if (can) {
             a->restarts++;
             a->incarnation++;
             a->state = LM_ACTOR_RESTARTING;
             snprintf(a->cause, sizeof a->cause, "%s", cause);
             notify_all(rt, a);
-            place(rt, g, a);
+            /* the owner encodes the creation again: references among the
+             * arguments carry weight that the last constructor gave back */
+            free(a->spec);
+            a->spec = NULL;
+            lm_ctl_msg r = {.op = LM_CTL_ACTOR_RESPEC, .a = a->id};
+            lm_ctl_send(rt, a->owner, &r);
         } else {
             char full[600];
             if (m->v[2] && !a->no_restart && a->max_restarts != 0)

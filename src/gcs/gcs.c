@@ -36,12 +36,14 @@ void lm_gcs_free(lm_rt *rt)
     struct lm_gcs *g = rt->gcs;
     if (!g)
         return;
-    while (g->actors) {
-        gcs_actor *a = g->actors;
-        g->actors = a->next;
-        free(a->spec);
-        free(a->subs.r);
-        free(a);
+    for (int b = 0; b < GCS_ACTOR_BUCKETS; b++) {
+        while (g->abucket[b]) {
+            gcs_actor *a = g->abucket[b];
+            g->abucket[b] = a->hnext;
+            free(a->spec);
+            free(a->subs.r);
+            free(a);
+        }
     }
     while (g->pgs) {
         gcs_pg *p = g->pgs;

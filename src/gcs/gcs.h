@@ -44,7 +44,9 @@ enum lm_ctl_op {
     LM_CTL_RES_QUERY,       /* rank -> rank (tag): REPLY with blob LM_MAX_RES doubles free */
     LM_CTL_RES_VIEW,        /* gcs -> every rank: blob of {int64 rank, LM_MAX_RES doubles}:
                                what actors and bundles now hold on those ranks */
-    LM_CTL_OP_MAX = LM_CTL_RES_VIEW
+    LM_CTL_ACTOR_RESPEC,    /* gcs -> owner: a id; send the creation message again (a
+                               restart: references in it need fresh weight) */
+    LM_CTL_OP_MAX = LM_CTL_ACTOR_RESPEC
 };
 
 #define LM_REG_DETACHED 1
@@ -81,7 +83,8 @@ void lm_gcs_kill_actors_in_pg(lm_rt *rt, struct lm_gcs *g, lm_oid pg);
 /* bundle reservations an actor may draw on (placement.c): 1 and the rank
  * when bundle `index` (-1: any) of pg has room for demand; -1 when the
  * group does not exist or was removed; 0 when it has no room yet */
-int lm_gcs_pg_take(struct lm_gcs *g, lm_oid pg, int *index, const double *demand, int nres, int *rank);
+int lm_gcs_pg_take(struct lm_gcs *g, lm_oid pg, int *index, const double *demand, int nres, int *rank,
+                   char *why, size_t whylen);
 void lm_gcs_pg_give(struct lm_gcs *g, lm_oid pg, int index, const double *demand, int nres);
 
 /* ctl.c: sending control messages and waiting for replies */

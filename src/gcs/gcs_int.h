@@ -13,7 +13,8 @@ typedef struct gcs_subs { /* ranks to tell about changes */
 } gcs_subs;
 
 typedef struct gcs_actor {
-    struct gcs_actor *next;
+    struct gcs_actor *next, *prev; /* the list of actors not dead for good */
+    struct gcs_actor *hnext;       /* hash chain of every actor, dead ones too */
     lm_oid id;
     char cls[LM_FN_MAX], name[LUMEN_ACTOR_NAME_MAX], ns[LUMEN_ACTOR_NAME_MAX];
     int named, detached, owner;
@@ -48,8 +49,12 @@ typedef struct gcs_pg {
     int remover, remove_tag;  /* who to answer when they have */
 } gcs_pg;
 
+#define GCS_ACTOR_BUCKETS 4096
+
 struct lm_gcs {
-    gcs_actor *actors;
+    gcs_actor *actors;             /* live: pending, alive, restarting */
+    gcs_actor *abucket[GCS_ACTOR_BUCKETS]; /* all, by id: a dead actor's cause stays known */
+    int nwaiting;                  /* actors waiting for resources */
     gcs_pg *pgs;
     double *reserved;  /* per rank x LM_MAX_RES: held by actors and bundles */
     double *told;      /* what the ranks were last told of it */

@@ -199,6 +199,22 @@ out:
 }
 
 /* ---- group life ------------------------------------------------------------ */
+/* a removed group whose ranks have all let go is forgotten: a later lookup
+ * hears "no such placement group" */
+static void forget(struct lm_gcs *g, gcs_pg *p)
+{
+    for (gcs_pg **pp = &g->pgs; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    free(p->b);
+    free(p->used);
+    free(p->rank);
+    free(p->subs.r);
+    free(p);
+}
+
 static void notify_one(lm_rt *rt, gcs_pg *p, int dest)
 {
     int64_t *ranks = malloc((size_t)p->n * sizeof *ranks);
@@ -330,7 +346,7 @@ static void on_remove(lm_rt *rt, struct lm_gcs *g, int src, const lm_ctl_msg *m)
         lm_ctl_reply(rt, src, m->tag, LUMEN_ERR_NOT_FOUND, "no such placement group");
         return;
     }
-    if (p->state == LM_PG_REMOVED) {
+    if (p->state == LM_PG_REMOVED) { /* a second remove while ranks let go */
         lm_ctl_reply(rt, src, m->tag, LUMEN_OK, NULL);
         return;
     }
@@ -357,8 +373,10 @@ static void on_remove(lm_rt *rt, struct lm_gcs *g, int src, const lm_ctl_msg *m)
     p->state = LM_PG_REMOVED;
     snprintf(p->why, sizeof p->why, "the placement group was removed");
     notify_all(rt, p);
-    if (p->releasing == 0)
+    if (p->releasing == 0) {
         lm_ctl_reply(rt, src, m->tag, LUMEN_OK, NULL);
+        forget(g, p);
+    }
     lm_gcs_retry_pending(rt, g);
 }
 
@@ -374,8 +392,10 @@ void lm_gcs_pg_op(lm_rt *rt, struct lm_gcs *g, int src, const lm_ctl_msg *m)
     case LM_CTL_PG_RESERVED: {
         gcs_pg *p = find(g, m->a);
         if (p && m->v[1] == 1) { /* a rank released its bundles */
-            if (p->releasing > 0 && --p->releasing == 0)
+            if (p->releasing > 0 && --p->releasing == 0) {
                 lm_ctl_reply(rt, p->remover, p->remove_tag, LUMEN_OK, NULL);
+                forget(g, p);
+            }
             break;
         }
         if (p && p->state == LM_PG_PENDING && p->reserved && ++p->acks == p->n) {
@@ -403,11 +423,18 @@ void lm_gcs_pg_op(lm_rt *rt, struct lm_gcs *g, int src, const lm_ctl_msg *m)
 }
 
 /* ---- actors inside bundles ------------------------------------------------- */
-int lm_gcs_pg_take(struct lm_gcs *g, lm_oid pg, int *index, const double *demand, int nres, int *rank)
+int lm_gcs_pg_take(struct lm_gcs *g, lm_oid pg, int *index, const double *demand, int nres, int *rank,
+                   char *why, size_t whylen)
 {
     gcs_pg *p = find(g, pg);
-    if (!p || p->state == LM_PG_REMOVED || *index >= p->n)
+    if (!p || p->state == LM_PG_REMOVED) {
+        snprintf(why, whylen, "its placement group is removed or unknown");
         return -1;
+    }
+    if (*index >= p->n) {
+        snprintf(why, whylen, "bundle %d of a placement group of %d bundles", *index, p->n);
+        return -1;
+    }
     if (p->state != LM_PG_CREATED)
         return 0;
     for (int i = 0; i < p->n; i++) {
@@ -428,6 +455,7 @@ int lm_gcs_pg_take(struct lm_gcs *g, lm_oid pg, int *index, const double *demand
     for (int i = 0; i < p->n; i++)
         if ((*index < 0 || i == *index) && lm_res_fits(p->b[i], demand, nres))
             return 0;
+    snprintf(why, whylen, "it asks for more than its placement group bundle holds");
     return -1;
 }
 

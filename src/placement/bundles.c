@@ -100,7 +100,8 @@ void lm_bundles_handle(lm_rt *rt, int src, const lm_ctl_msg *m)
         pthread_mutex_lock(&rt->exec_lock);
         lm_bundle_put(rt, dropped->bundle);
         pthread_mutex_unlock(&rt->exec_lock);
-        lm_task_free(dropped);
+        dropped->bundle = NULL;
+        lm_task_discard(rt, dropped);
         dropped = n;
     }
     ack(rt, m, 1);

@@ -93,7 +93,19 @@ void lm_pg_handle_notify(lm_rt *rt, const lm_ctl_msg *m)
             lm_ctl_str(m, 0, e->why, sizeof e->why);
         }
         settle_ready(rt, e);
-        lm_dispatch_pending(rt); /* tasks waiting for the group */
+        lm_dispatch_pending(rt); /* tasks waiting for the group (or failing with it) */
+        if (e->state == LM_PG_REMOVED) { /* forget it: a later use looks it up again */
+            lm_obj *o = e->has_ready ? lm_obj_find(rt, e->ready) : NULL;
+            if (o)
+                lm_obj_unref(rt, o); /* the entry's own reference */
+            for (lm_pg_entry **pp = &rt->pgs; *pp; pp = &(*pp)->next)
+                if (*pp == e) {
+                    *pp = e->next;
+                    break;
+                }
+            free(e->rank);
+            free(e);
+        }
     }
     pthread_cond_broadcast(&rt->ready_cv);
     pthread_mutex_unlock(&rt->lock);
@@ -243,7 +255,7 @@ lumen_status lumen_placement_group_ready(lumen_placement_group pg, lumen_ref *ou
     if (st != LUMEN_OK)
         return st;
     pthread_mutex_lock(&rt->lock);
-    lm_pg_entry *e = entry_get(rt, id, lm_oid_owner(id) != rt->rank);
+    lm_pg_entry *e = entry_get(rt, id, 1);
     lm_obj *o = NULL;
     if (e && e->has_ready)
         o = lm_obj_find(rt, e->ready);
@@ -272,10 +284,12 @@ static int placed_or_gone(lm_rt *rt, void *arg)
     return !e || e->state != LM_PG_PENDING;
 }
 
-static lumen_status wait_state(lm_rt *rt, lm_oid id, int64_t timeout_ms, lm_pg_entry **out)
+/* Wait until the group is placed. On LUMEN_OK, *n and rank (up to cap
+ * entries; may be NULL) describe it. */
+static lumen_status wait_state(lm_rt *rt, lm_oid id, int64_t timeout_ms, int *n, int *rank, int cap)
 {
     pthread_mutex_lock(&rt->lock);
-    lm_pg_entry *e = entry_get(rt, id, lm_oid_owner(id) != rt->rank);
+    lm_pg_entry *e = entry_get(rt, id, 1);
     pthread_mutex_unlock(&rt->lock);
     if (!e)
         return lm_error(LUMEN_ERR_NO_MEMORY, "no memory");
@@ -283,12 +297,18 @@ static lumen_status wait_state(lm_rt *rt, lm_oid id, int64_t timeout_ms, lm_pg_e
     uint64_t deadline = timeout_ms < 0 ? 0 : lm_now_ns() + (uint64_t)timeout_ms * 1000000ull;
     lm_progress(rt);
     lumen_status st = lm_wait_until(rt, placed_or_gone, &a, deadline);
+    /* the entry may be gone (a removed group is forgotten): find it again */
     pthread_mutex_lock(&rt->lock);
-    int state = e->state;
+    e = entry_find(rt, id);
+    int state = e ? e->state : LM_PG_REMOVED;
     char why[256];
-    snprintf(why, sizeof why, "%s", e->why);
+    snprintf(why, sizeof why, "%s", e ? e->why : "the placement group was removed");
+    if (e && state == LM_PG_CREATED) {
+        *n = e->n;
+        for (int i = 0; rank && i < e->n && i < cap; i++)
+            rank[i] = e->rank[i];
+    }
     pthread_mutex_unlock(&rt->lock);
-    *out = e;
     if (state == LM_PG_CREATED)
         return LUMEN_OK;
     if (state == LM_PG_REMOVED)
@@ -307,8 +327,8 @@ lumen_status lumen_placement_group_wait(lumen_placement_group pg, int64_t timeou
     lumen_status st = pg_id(pg, &id);
     if (st != LUMEN_OK)
         return st;
-    lm_pg_entry *e;
-    return wait_state(rt, id, timeout_ms, &e);
+    int n;
+    return wait_state(rt, id, timeout_ms, &n, NULL, 0);
 }
 
 lumen_status lumen_placement_group_bundle_rank(lumen_placement_group pg, int index, int64_t timeout_ms,
@@ -323,12 +343,17 @@ lumen_status lumen_placement_group_bundle_rank(lumen_placement_group pg, int ind
     lumen_status st = pg_id(pg, &id);
     if (st != LUMEN_OK)
         return st;
-    lm_pg_entry *e;
-    if ((st = wait_state(rt, id, timeout_ms, &e)) != LUMEN_OK)
+    int n = 0, r = -1;
+    int *ranks = malloc(4096 * sizeof *ranks);
+    if (!ranks)
+        return lm_error(LUMEN_ERR_NO_MEMORY, "no memory");
+    if ((st = wait_state(rt, id, timeout_ms, &n, ranks, 4096)) != LUMEN_OK) {
+        free(ranks);
         return st;
-    pthread_mutex_lock(&rt->lock);
-    int n = e->n, r = index >= 0 && index < n ? e->rank[index] : -1;
-    pthread_mutex_unlock(&rt->lock);
+    }
+    if (index >= 0 && index < n)
+        r = ranks[index];
+    free(ranks);
     if (r < 0)
         return lm_error(LUMEN_ERR_OUT_OF_RANGE, "bundle %d of a group of %d", index, n);
     if (rank)

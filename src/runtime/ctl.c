@@ -153,6 +153,9 @@ void lm_ctl_deliver(lm_rt *rt, int src, void *buf, size_t len)
         if (m.tag && rpc_complete(rt, buf, &m))
             return;
         break;
+    case LM_CTL_ACTOR_RESPEC:
+        lm_actor_handle_respec(rt, &m);
+        break;
     case LM_CTL_ACTOR_KILL_HOST:
         lm_actor_host_kill(rt, m.a, (uint32_t)m.v[1], (int)m.v[0], &m);
         break;

@@ -74,6 +74,56 @@ void lm_task_free(lm_task *t)
     free(t);
 }
 
+static int has_ref_args(const lm_task *t)
+{
+    for (int i = 0; i < t->m.nargs; i++)
+        if (t->m.args[i].kind == LM_VAL_INLINE && t->m.args[i].type == LUMEN_TYPE_REF)
+            return 1;
+    return 0;
+}
+
+void lm_task_discard(lm_rt *rt, lm_task *t)
+{
+    if (!t)
+        return;
+    if (!has_ref_args(t)) {
+        lm_task_free(t);
+        return;
+    }
+    pthread_mutex_lock(&rt->outbox_lock);
+    t->next = rt->discards;
+    rt->discards = t;
+    atomic_fetch_add(&rt->ndiscards, 1);
+    pthread_mutex_unlock(&rt->outbox_lock);
+}
+
+void lm_discards_drain(lm_rt *rt)
+{
+    if (atomic_load(&rt->ndiscards) == 0)
+        return;
+    pthread_mutex_lock(&rt->outbox_lock);
+    lm_task *t = rt->discards;
+    rt->discards = NULL;
+    atomic_store(&rt->ndiscards, 0);
+    pthread_mutex_unlock(&rt->outbox_lock);
+    while (t) {
+        lm_task *n = t->next;
+        pthread_mutex_lock(&rt->lock);
+        for (int i = 0; i < t->m.nargs; i++) {
+            const lm_wval *v = &t->m.args[i];
+            if (v->kind != LM_VAL_INLINE || v->type != LUMEN_TYPE_REF)
+                continue;
+            lm_oid id = lm_ref_value_id(v->data);
+            uint64_t w = lm_ref_value_weight(v->data);
+            if (lm_ref_import(rt, id, w)) /* take the weight, then let it go home */
+                lm_ref_unimport(rt, id, w);
+        }
+        pthread_mutex_unlock(&rt->lock);
+        lm_task_free(t);
+        t = n;
+    }
+}
+
 lumen_status lm_executor_accept(lm_rt *rt, int src, void *buf, size_t len)
 {
     if (atomic_load(&rt->stop_threads)) { /* finalizing: nobody will run it */
@@ -101,7 +151,7 @@ lumen_status lm_executor_accept(lm_rt *rt, int src, void *buf, size_t len)
                 m.slen[0] = (uint32_t)strlen(msg);
                 lm_ctl_send(rt, 0, &m);
             }
-            lm_task_free(t);
+            lm_task_discard(rt, t);
             return LUMEN_OK;
         }
     }
@@ -304,6 +354,8 @@ int lm_task_execute(lm_rt *rt, lm_task *t, lm_actor_inst *inst)
             lm_tls_ctx = NULL;
             if (c->actor_fatal)
                 st = LUMEN_ERR_ACTOR_DIED;
+            else if (st == LUMEN_ERR_ACTOR_DIED)
+                st = LUMEN_ERR_TASK_FAILED; /* passing on another actor's death is an ordinary failure */
             if (st == LUMEN_OK)
                 st = lm_ctx_seal_returns(c);
         }
@@ -313,10 +365,10 @@ int lm_task_execute(lm_rt *rt, lm_task *t, lm_actor_inst *inst)
         for (int i = 0; i < t->m.num_returns; i++)
             lm_ctx_drop_return(c, i);
         int kind = st == LUMEN_ERR_UNKNOWN_FUNCTION ? LM_ERRK_UNKNOWN_FN
-                   : st == LUMEN_ERR_ACTOR_DIED     ? LM_ERRK_ACTOR_FATAL
+                   : c->actor_fatal                 ? LM_ERRK_ACTOR_FATAL
                                                     : LM_ERRK_FAILED;
         lm_task_reply_error(rt, t, msg ? msg : "task failed", kind);
-        if (inst && (st == LUMEN_ERR_ACTOR_DIED || t->m.kind == LM_KIND_CREATE)) {
+        if (inst && (c->actor_fatal || t->m.kind == LM_KIND_CREATE)) {
             snprintf(inst->cause, sizeof inst->cause, "%s", msg ? msg : "failed");
             outcome = LM_RUN_FATAL;
         }
@@ -586,8 +638,7 @@ void lm_handle_cancel(lm_rt *rt, lm_oid task_id)
     char msg[LM_FN_MAX + 48];
     snprintf(msg, sizeof msg, "task '%s' was cancelled", t->m.fn);
     lm_task_reply_error(rt, t, msg, 1);
-    free(t->msgbuf);
-    free(t);
+    lm_task_discard(rt, t);
 }
 
 static int match_stealable(lm_rt *rt, lm_task *t, void *arg)

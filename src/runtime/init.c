@@ -212,6 +212,11 @@ static void rt_free(lm_rt *rt)
     lm_gcs_free(rt);
     lm_actor_clients_free(rt);
     lm_actor_host_free(rt);
+    while (rt->discards) { /* the job is over: nobody to give weight back to */
+        lm_task *t = rt->discards;
+        rt->discards = t->next;
+        lm_task_free(t);
+    }
     lm_pgs_free(rt);
     lm_bundles_free(rt);
     free(rt->spread_order);

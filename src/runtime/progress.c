@@ -131,6 +131,7 @@ int lm_progress(lm_rt *rt)
         events += rt->tp->ops->poll(rt->tp, 64, lm_deliver, rt);
         events += drain_outbox(rt);
         pthread_mutex_unlock(&rt->progress_lock);
+        lm_discards_drain(rt);
     } while (atomic_load(&rt->outbox_n) > 0);
     return events;
 }

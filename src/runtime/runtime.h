@@ -227,6 +227,9 @@ typedef struct lm_rt {
     pthread_mutex_t outbox_lock;
     struct lm_out *out_head, *out_tail;
     atomic_int outbox_n;
+    struct lm_task *discards;  /* tasks answered without running whose reference
+                                  arguments must go home (outbox_lock) */
+    atomic_int ndiscards;
     pthread_t progress_thread;
     pthread_mutex_t sleep_lock;
     pthread_cond_t sleep_cv;
@@ -382,6 +385,11 @@ void lm_task_reply_error(lm_rt *rt, lm_task *t, const char *msg, int kind);
 void lm_task_reply_error_async(lm_rt *rt, lm_task *t, const char *msg, int kind); /* via the outbox */
 lm_task *lm_task_from_msg(lm_rt *rt, int src, void *buf, size_t len); /* NULL: malformed (buf freed) */
 void lm_task_free(lm_task *t);
+/* a task answered without running: its reference arguments' weight goes
+ * back to their owners (later, from the progress role: the caller may hold
+ * rt->lock), then it is freed */
+void lm_task_discard(lm_rt *rt, lm_task *t);
+void lm_discards_drain(lm_rt *rt); /* progress role, no lock held */
 lumen_status lm_executor_start(lm_rt *rt);
 void lm_executor_stop(lm_rt *rt);
 void lm_executor_push(lm_rt *rt, lm_task *t);        /* takes t */

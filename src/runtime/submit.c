@@ -316,6 +316,8 @@ lumen_status lm_task_read_common(lm_rt *rt, lm_task_rec *t, double num_cpus, dou
         pthread_mutex_unlock(&rt->lock);
         if (st != LUMEN_OK)
             return st;
+        if (t->demand[1] > 1 && t->demand[1] != floor(t->demand[1]))
+            return lm_error(LUMEN_ERR_INVALID_ARG, "GPU=%g: above 1 a GPU demand must be whole", t->demand[1]);
     }
     return LUMEN_OK;
 }

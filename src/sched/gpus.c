@@ -79,8 +79,12 @@ lumen_status lm_gpus_setup(lm_rt *rt, MPI_Comm node_comm, double *gpus)
     }
     /* asked for more GPUs than exist (a test, or devices we cannot see):
      * number the rest after the real ones so accounting still works */
+    int next = 0;
+    for (int i = 0; i < rt->ngpu; i++)
+        if (rt->gpu_id[i] >= next)
+            next = rt->gpu_id[i] + 1;
     while (rt->ngpu < (int)ceil(*gpus) && rt->ngpu < LUMEN_MAX_GPU_IDS) {
-        rt->gpu_id[rt->ngpu] = rt->ngpu;
+        rt->gpu_id[rt->ngpu] = next++;
         rt->gpu_free[rt->ngpu++] = 1.0;
     }
     return LUMEN_OK;
