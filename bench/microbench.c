@@ -11,6 +11,7 @@
  * Progress notes (settling, load average) go to stderr as `# ...` lines.
  *
  *   mpirun -np 2 ./microbench               tasks, put/get calls, 1 GiB put,
+ *                                           actor calls, placement groups,
  *                                           anchors: mpi ping-pong, memcpy
  *   LUMEN_RANK_IS_NODE=1 mpirun -np 2 ./microbench --cross-only
  *                                           cross rank get (256 MiB), anchors:
@@ -31,6 +32,25 @@
  * figures of their invocation.
  *
  * "gigabytes" are 1e9 bytes, as in Ray's figures; objects are 1 GiB / 256 MiB.
+ *
+ * Actor figures, as Ray's ray_perf.py (the actor is Ray's
+ * `@ray.remote(num_cpus=0) class Actor` whose small_value returns b"ok"):
+ *   1:1 actor calls sync        one call, get, release; repeat. The actor
+ *                               lives on rank 1 (a per-rank custom resource).
+ *   1:1 actor calls async       1,000 calls, then get them all.
+ *   1:1 actor calls concurrent  the same to an actor with max_concurrency=16.
+ *   1:n actor calls async       the driver calls n actors, one per rank,
+ *                               1,000 calls each, then gets them all.
+ *   n:n actor calls async       one client task per rank (num_cpus=0, pinned
+ *                               like the multi client task figure) makes 5,000
+ *                               calls round robin over the n actors (one per
+ *                               rank, handles passed as arguments) and gets
+ *                               them; Ray's work(actors) with one client per rank.
+ *   placement group create/removal  100 groups of one bundle {mb_pg: 0.001}
+ *                               created, waited for, removed (Ray: "custom").
+ * Each figure gets fresh actors, created and waited for (ready) before the
+ * warm-up and released after it. With --detail, the sync figure is repeated
+ * with the actor on the driver's rank.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -58,6 +78,11 @@ static int g_rank, g_size;
 #define ASYNC_BATCH 10000                   /* single client tasks async */
 #define MULTI_BATCH 10000                   /* per client, multi client tasks async */
 #define SMALL_STEP 1000                     /* put/get calls per timed step */
+#define ACTOR_BATCH 1000                    /* 1:1 async/concurrent, 1:n per actor */
+#define ACTOR_NN_CALLS 5000                 /* per client, n:n actor calls async */
+#define ACTOR_CONCURRENCY 16                /* 1:1 actor calls concurrent */
+#define NUM_PGS 100                         /* placement groups per timed step */
+#define MAX_RANKS 64                        /* ranks the multi-rank figures use */
 /* No figure waits this long for one result: a get that times out is a hang in
  * the runtime, reported with the figure's name instead of blocking forever. */
 #define GET_TIMEOUT_MS 30000
@@ -272,6 +297,65 @@ LUMEN_REMOTE(mb_produce)
         return st;
     memset(p, 0x5a, (size_t)size);
     return LUMEN_OK;
+}
+
+/* Ray's benchmark actor: @ray.remote(num_cpus=0) class Actor, no state */
+static int g_actor_state;
+static lumen_status mb_actor_init(lumen_task_ctx *ctx, void **self)
+{
+    (void)ctx;
+    *self = &g_actor_state;
+    return LUMEN_OK;
+}
+LUMEN_ACTOR_CLASS(MbActor, mb_actor_init, NULL)
+
+/* def small_value(self): return b"ok" */
+LUMEN_METHOD(MbActor, small_value)
+{
+    (void)self;
+    return lumen_return_bytes(ctx, 0, "ok", 2);
+}
+
+/* where the actor runs, to check its placement */
+LUMEN_METHOD(MbActor, where)
+{
+    (void)self;
+    return lumen_return_i64(ctx, 0, lumen_rank());
+}
+
+/* a client of "n:n actor calls async": args (n, actor, actor, ...); makes n
+ * calls round robin over the actors and gets them all */
+LUMEN_REMOTE(mb_actor_client)
+{
+    int64_t n;
+    lumen_actor actors[LUMEN_MAX_ARGS];
+    size_t na = lumen_num_args(ctx) - 1;
+    lumen_status st = lumen_arg_get_i64(ctx, 0, &n);
+    for (size_t i = 0; i < na && st == LUMEN_OK; i++)
+        st = lumen_arg_get_actor(ctx, i + 1, &actors[i]);
+    if (st != LUMEN_OK || na < 1)
+        return lumen_task_fail(ctx, "mb_actor_client(n, actor, ...): bad arguments");
+    lumen_ref *refs = malloc((size_t)n * sizeof *refs);
+    lumen_value *vals = malloc((size_t)n * sizeof *vals);
+    if (!refs || !vals) {
+        free(refs);
+        free(vals);
+        return lumen_task_fail(ctx, "no memory for %lld refs", (long long)n);
+    }
+    int64_t made = 0;
+    for (; made < n && st == LUMEN_OK; made++)
+        st = lumen_actor_call(actors[made % (int64_t)na], "small_value", NULL, 0, NULL, &refs[made]);
+    if (st != LUMEN_OK)
+        made--;
+    else
+        st = lumen_get_many(refs, (size_t)n, GET_TIMEOUT_MS, vals);
+    for (int64_t i = 0; i < made; i++)
+        lumen_ref_release(refs[i]);
+    free(refs);
+    free(vals);
+    if (st != LUMEN_OK)
+        return lumen_task_fail(ctx, "actor calls failed: %s", lumen_last_error());
+    return lumen_return_i64(ctx, 0, n);
 }
 
 /* options that place a task on rank r: every rank offers resource "mb_rank<r>=1" */
@@ -489,6 +573,117 @@ static double step_cross_get(void *arg, double *secs)
     return (double)CROSS_BYTES / 1e9;
 }
 
+/* ---- actor and placement group figures (driver) -------------------------------- */
+/* A fresh MbActor on rank r (every rank offers "mb_actor<r>=1000"), as Ray's
+ * num_cpus=0 actor; waits until its constructor ran and checks where. */
+static lumen_actor actor_on_rank(int r, int max_concurrency)
+{
+    char res[32];
+    snprintf(res, sizeof res, "mb_actor%d=1", r);
+    lumen_actor_options o = {.field_mask = LUMEN_ACTOR_NUM_CPUS | LUMEN_ACTOR_RESOURCES,
+                             .num_cpus = 0.0, .resources = res};
+    if (max_concurrency > 1) {
+        o.field_mask |= LUMEN_ACTOR_MAX_CONCURRENCY;
+        o.max_concurrency = max_concurrency;
+    }
+    lumen_actor a;
+    lumen_ref ref;
+    int64_t v;
+    TRY(lumen_actor_create("MbActor", NULL, 0, &o, &a));
+    TRY(lumen_actor_ready(a, &ref));
+    TRY(lumen_get_i64(ref, GET_TIMEOUT_MS, &v));
+    TRY(lumen_ref_release(ref));
+    TRY(lumen_actor_call(a, "where", NULL, 0, NULL, &ref));
+    TRY(lumen_get_i64(ref, GET_TIMEOUT_MS, &v));
+    TRY(lumen_ref_release(ref));
+    if (v != r)
+        fprintf(stderr, "# %s: actor asked for on rank %d runs on rank %lld\n", g_figure, r, (long long)v);
+    return a;
+}
+
+typedef struct actors_arg {
+    lumen_actor a[MAX_RANKS];
+    int n;
+} actors_arg;
+
+static double step_actor_sync(void *arg, double *secs)
+{
+    lumen_actor a = ((actors_arg *)arg)->a[0];
+    double t0 = now_s();
+    for (int i = 0; i < 100; i++) {
+        lumen_ref ref;
+        lumen_value v;
+        TRY(lumen_actor_call(a, "small_value", NULL, 0, NULL, &ref));
+        TRY(lumen_get(ref, GET_TIMEOUT_MS, &v));
+        TRY(lumen_ref_release(ref));
+    }
+    *secs = now_s() - t0;
+    return 100;
+}
+
+/* ACTOR_BATCH calls to each actor (grouped by actor, as Ray's Client), then
+ * get them all */
+static double step_actor_async(void *arg, double *secs)
+{
+    actors_arg *aa = arg;
+    size_t n = 0;
+    double t0 = now_s();
+    for (int k = 0; k < aa->n; k++)
+        for (int i = 0; i < ACTOR_BATCH; i++, n++)
+            TRY(lumen_actor_call(aa->a[k], "small_value", NULL, 0, NULL, &g_refs[n]));
+    TRY(lumen_get_many(g_refs, n, GET_TIMEOUT_MS, g_vals));
+    release_all(g_refs, n);
+    *secs = now_s() - t0;
+    return (double)n;
+}
+
+static double step_actor_nn(void *arg, double *secs)
+{
+    actors_arg *aa = arg;
+    lumen_ref refs[MAX_RANKS];
+    lumen_value vals[MAX_RANKS];
+    char res[MAX_RANKS][32];
+    lumen_arg args[1 + MAX_RANKS];
+    args[0] = lumen_arg_i64(ACTOR_NN_CALLS);
+    for (int k = 0; k < aa->n; k++)
+        args[1 + k] = lumen_arg_actor(aa->a[k]);
+    double t0 = now_s();
+    for (int r = 0; r < aa->n; r++) {
+        /* a client holds no CPU, as in the multi client task figure */
+        lumen_task_options o = on_rank(r, 0.0, res[r], sizeof res[r]);
+        TRY(lumen_remote("mb_actor_client", args, 1 + (size_t)aa->n, &o, &refs[r]));
+    }
+    TRY(lumen_get_many(refs, (size_t)aa->n, GET_TIMEOUT_MS, vals));
+    release_all(refs, (size_t)aa->n);
+    *secs = now_s() - t0;
+    return (double)aa->n * ACTOR_NN_CALLS;
+}
+
+/* Ray: 100 placement groups of one bundle {"custom": 0.001}, pg.wait(30 s)
+ * each, then remove each */
+static double step_pg(void *arg, double *secs)
+{
+    (void)arg;
+    lumen_placement_group pgs[NUM_PGS];
+    const char *bundle[1] = {"mb_pg=0.001"};
+    double t0 = now_s();
+    for (int i = 0; i < NUM_PGS; i++)
+        TRY(lumen_placement_group_create(bundle, 1, LUMEN_PG_PACK, NULL, &pgs[i]));
+    for (int i = 0; i < NUM_PGS; i++)
+        TRY(lumen_placement_group_wait(pgs[i], GET_TIMEOUT_MS));
+    for (int i = 0; i < NUM_PGS; i++)
+        TRY(lumen_placement_group_remove(pgs[i]));
+    *secs = now_s() - t0;
+    return NUM_PGS;
+}
+
+static void release_actors(actors_arg *aa)
+{
+    for (int k = 0; k < aa->n; k++)
+        TRY(lumen_actor_release(aa->a[k]));
+    aa->n = 0;
+}
+
 /* Every rank waits for its store prefault; the driver waits for all. */
 static void settle(void)
 {
@@ -508,6 +703,9 @@ static void settle(void)
     }
     fprintf(stderr, "# settled in %.2f s (driver RssShmem %ld MiB)\n", now_s() - t0, kb / 1024);
 }
+
+/* --filter lets this figure run */
+static int wanted(const char *name) { return !g_filter || strstr(name, g_filter); }
 
 /* Measure and print one lumen figure unless --filter excludes it. */
 static int measure(const char *name, step_fn fn, void *arg, stat_t *out)
@@ -570,8 +768,11 @@ int main(int argc, char **argv)
         mpi_p2p_gigabytes(p2p_rates);
 
     /* ---- lumen ---- */
-    char myres[32];
-    snprintf(myres, sizeof myres, "mb_rank%d=1", g_rank);
+    char myres[96];
+    /* mb_rank<r>: pins client tasks; mb_actor<r>: places actors (held while
+     * they live, hence its own name); mb_pg: Ray's "custom" of the placement
+     * group figure */
+    snprintf(myres, sizeof myres, "mb_rank%d=1,mb_actor%d=1000,mb_pg=100", g_rank, g_rank);
     lumen_init_options io = {.field_mask = LUMEN_INIT_RESOURCES, .resources = myres};
     if (cross) {
         io.field_mask |= LUMEN_INIT_RANK_IS_NODE;
@@ -591,8 +792,8 @@ int main(int argc, char **argv)
     settle();
     print_load(cross ? "before the cross rank figures" : "before the lumen figures");
 
-    stat_t cg, sync;
-    int have_cg = 0, have_sync = 0;
+    stat_t cg, sync, task_async, actor_sync, actor_async;
+    int have_cg = 0, have_sync = 0, have_task_async = 0, have_actor_sync = 0, have_actor_async = 0;
     if (cross) {
         have_cg = measure("cross rank get gigabytes", step_cross_get, NULL, &cg);
     } else {
@@ -606,7 +807,7 @@ int main(int argc, char **argv)
             measure("single client tasks sync (run on the driver's rank)", step_task_sync, &a0, NULL);
             measure("single client tasks sync (run on another rank)", step_task_sync, &a1, NULL);
         }
-        measure("single client tasks async", step_task_async, NULL, NULL);
+        have_task_async = measure("single client tasks async", step_task_async, NULL, &task_async);
         measure("multi client tasks async", step_multi_client, NULL, NULL);
         measure("single client put calls (Plasma Store)", step_put_small, NULL, NULL);
         int64_t zero = 0;
@@ -634,6 +835,53 @@ int main(int argc, char **argv)
         }
         free(dst);
         free(src);
+
+        /* ---- actors: Ray's names; the 1:1 actor on rank 1 ---- */
+        actors_arg aa = {.n = 0};
+        const char *name = "1:1 actor calls sync";
+        if (wanted(name)) {
+            g_figure = name;
+            aa.a[aa.n++] = actor_on_rank(1, 1);
+            have_actor_sync = measure(name, step_actor_sync, &aa, &actor_sync);
+            release_actors(&aa);
+            if (detail) {
+                g_figure = name = "1:1 actor calls sync (actor on the driver's rank)";
+                aa.a[aa.n++] = actor_on_rank(0, 1);
+                measure(name, step_actor_sync, &aa, NULL);
+                release_actors(&aa);
+            }
+        }
+        if (wanted(name = "1:1 actor calls async")) {
+            g_figure = name;
+            aa.a[aa.n++] = actor_on_rank(1, 1);
+            have_actor_async = measure(name, step_actor_async, &aa, &actor_async);
+            release_actors(&aa);
+        }
+        if (wanted(name = "1:1 actor calls concurrent")) {
+            g_figure = name;
+            aa.a[aa.n++] = actor_on_rank(1, ACTOR_CONCURRENCY);
+            measure(name, step_actor_async, &aa, NULL);
+            release_actors(&aa);
+        }
+        int nr = g_size < MAX_RANKS ? g_size : MAX_RANKS;
+        if (nr * ACTOR_BATCH > ASYNC_BATCH)
+            nr = ASYNC_BATCH / ACTOR_BATCH; /* g_refs holds the 1:n batch */
+        if (wanted(name = "1:n actor calls async")) {
+            g_figure = name;
+            for (int r = 0; r < nr; r++)
+                aa.a[aa.n++] = actor_on_rank(r, 1);
+            measure(name, step_actor_async, &aa, NULL);
+            release_actors(&aa);
+        }
+        nr = g_size < MAX_RANKS - 1 ? g_size : MAX_RANKS - 1; /* n + 1 arguments */
+        if (wanted(name = "n:n actor calls async")) {
+            g_figure = name;
+            for (int r = 0; r < nr; r++)
+                aa.a[aa.n++] = actor_on_rank(r, 1);
+            measure(name, step_actor_nn, &aa, NULL);
+            release_actors(&aa);
+        }
+        measure("placement group create/removal", step_pg, NULL, NULL);
     }
     print_load("at the end");
     g_figure = "shutdown";
@@ -655,6 +903,14 @@ int main(int argc, char **argv)
         print_ratio("sync task round trip microseconds", 1e6 / sync.mean);
         print_ratio("sync task round trip / mpi ping-pong round trip", pingpong.mean / sync.mean);
     }
+    if (have_actor_sync) {
+        print_ratio("sync actor call round trip microseconds", 1e6 / actor_sync.mean);
+        print_ratio("sync actor call round trip / mpi ping-pong round trip", pingpong.mean / actor_sync.mean);
+        if (have_sync)
+            print_ratio("sync actor call round trip / sync task round trip", sync.mean / actor_sync.mean);
+    }
+    if (have_actor_async && have_task_async)
+        print_ratio("1:1 actor calls async / single client tasks async", actor_async.mean / task_async.mean);
     MPI_Finalize();
     return 0;
 }

@@ -9,7 +9,8 @@
 #
 # Two invocations of the same binary:
 #   1. one shared store per host (lumen's default): tasks, put/get calls,
-#      1 GiB put, with the MPI ping-pong and memcpy anchors;
+#      1 GiB put, actor calls, placement groups, with the MPI ping-pong and
+#      memcpy anchors;
 #   2. LUMEN_RANK_IS_NODE=1 (each rank its own node and store): the cross
 #      rank get of a 256 MiB object, with the MPI point-to-point anchor.
 # Each invocation measures its own anchors, so every ratio compares figures
