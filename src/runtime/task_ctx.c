@@ -163,7 +163,7 @@ static lumen_status reserve(lumen_task_ctx *c, size_t i, uint8_t type, size_t si
 
 static lumen_status put_copy(lumen_task_ctx *c, size_t i, uint8_t type, const void *src, size_t n)
 {
-    void *dst;
+    void *dst = NULL;
     lumen_status st = reserve(c, i, type, n, &dst);
     if (st == LUMEN_OK && n)
         memcpy(dst, src, n);
