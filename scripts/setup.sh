@@ -21,13 +21,15 @@
 # Debian packages lumen needs. openmpi is the default MPI; mpich is the second
 # flavour the test suite is run with; UCX and parallel HDF5 are detected and
 # reported by the configure step. libudev-dev: `pkg-config --static lumen`
-# goes through hwloc.pc, whose private libraries include -ludev.
+# goes through hwloc.pc, whose private libraries include -ludev. gfortran builds
+# the Fortran module; libcjson-dev writes and reads JSON (timeline, state).
 LUMEN_PACKAGES=(
     build-essential cmake pkg-config
     libopenmpi-dev openmpi-bin openssh-client
     mpich libmpich-dev
     libhwloc-dev libucx-dev libhdf5-openmpi-dev
     libudev-dev
+    gfortran libcjson-dev
 )
 
 LUMEN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
