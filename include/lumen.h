@@ -548,6 +548,14 @@ typedef struct lumen_runtime_context {
 /* ray.get_runtime_context() for the calling thread. */
 lumen_status lumen_get_runtime_context(lumen_runtime_context *out);
 
+/* ---- observability ------------------------------------------------------ */
+/* ray.timeline(filename): write every rank's record of the tasks, actor
+ * methods and constructors it ran (function, rank, node, start, end, bytes
+ * of arguments) as Chrome trace JSON, which chrome://tracing and Perfetto
+ * load. Any rank may call it; every rank answers. LUMEN_TIMELINE=path makes
+ * the driver write it at lumen_finalize. */
+lumen_status lumen_timeline(const char *path);
+
 /* ---- introspection ------------------------------------------------------ */
 typedef struct lumen_store_stats {
     size_t capacity;      /* bytes of this node's store */

@@ -46,7 +46,8 @@ enum lm_ctl_op {
                                what actors and bundles now hold on those ranks */
     LM_CTL_ACTOR_RESPEC,    /* gcs -> owner: a id; send the creation message again (a
                                restart: references in it need fresh weight) */
-    LM_CTL_OP_MAX = LM_CTL_ACTOR_RESPEC
+    LM_CTL_TIMELINE_QUERY,  /* rank -> rank (tag): REPLY with blob this rank's timeline events */
+    LM_CTL_OP_MAX = LM_CTL_TIMELINE_QUERY
 };
 
 #define LM_REG_DETACHED 1

@@ -13,6 +13,7 @@
 #include "actor/actor.h"
 #include "common/error.h"
 #include "gcs/gcs.h"
+#include "observe/observe.h"
 #include "placement/placement.h"
 #include "runtime/runtime.h"
 
@@ -168,6 +169,9 @@ void lm_ctl_deliver(lm_rt *rt, int src, void *buf, size_t len)
         break;
     case LM_CTL_RES_QUERY:
         answer_res_query(rt, src, &m);
+        break;
+    case LM_CTL_TIMELINE_QUERY:
+        lm_timeline_answer(rt, src, m.tag);
         break;
     case LM_CTL_RES_VIEW:
         lm_res_view_handle(rt, &m);

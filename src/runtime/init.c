@@ -19,6 +19,7 @@
 #include "lumen/mpi.h"
 #include "runtime/config.h"
 #include "actor/actor.h"
+#include "observe/observe.h"
 #include "placement/placement.h"
 #include "runtime/runtime.h"
 #include "transport/mpi/mpi_transport.h"
@@ -212,6 +213,7 @@ static void rt_free(lm_rt *rt)
     lm_gcs_free(rt);
     lm_actor_clients_free(rt);
     lm_actor_host_free(rt);
+    lm_timeline_free(rt);
     while (rt->discards) { /* the job is over: nobody to give weight back to */
         lm_task *t = rt->discards;
         rt->discards = t->next;
@@ -310,6 +312,7 @@ static lumen_status start(MPI_Comm parent, int owns_mpi, const lumen_init_option
         goto out;
     if ((st = lm_sched_init(rt)) != LUMEN_OK || (rt->rank == 0 && (st = lm_gcs_start(rt)) != LUMEN_OK))
         goto out;
+    lm_crash_install(rt);
     lm_g = rt;
     if ((st = lm_executor_start(rt)) != LUMEN_OK || (st = lm_progress_start(rt)) != LUMEN_OK) {
         lm_g = NULL;
@@ -442,6 +445,11 @@ lumen_status lumen_finalize(void)
     if (!rt)
         return lm_error(LUMEN_ERR_NOT_INITIALIZED, "lumen_finalize without lumen_init");
     if (rt->rank == 0) {
+        /* LUMEN_TIMELINE=path: the driver writes the job's timeline while
+         * every rank still answers */
+        const char *tl_path = getenv("LUMEN_TIMELINE");
+        if (tl_path && *tl_path && lumen_timeline(tl_path) != LUMEN_OK)
+            fprintf(stderr, "lumen: LUMEN_TIMELINE: %s\n", lumen_last_error());
         atomic_store(&rt->shutdown, 1);
         for (int r = 1; r < rt->size; r++)
             lm_send_small(rt, r, LM_MSG_SHUTDOWN, (lm_oid){0, 0}, 0, 0);

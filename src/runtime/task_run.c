@@ -14,6 +14,7 @@
 
 #include "actor/actor.h"
 #include "common/error.h"
+#include "observe/observe.h"
 #include "runtime/registry.h"
 #include "runtime/runtime.h"
 
@@ -217,6 +218,9 @@ int lm_task_execute(lm_rt *rt, lm_task *t, lm_actor_inst *inst)
         st = lm_error(LUMEN_ERR_UNKNOWN_FUNCTION, "actor class '%s' has no method '%s'", inst->cls, t->m.fn);
     } else {
         st = resolve_args(rt, c);
+        uint64_t t0 = lm_wall_us(), bytes = 0;
+        for (int i = 0; i < t->m.nargs; i++)
+            bytes += c->argn[i];
         if (st == LUMEN_OK) {
             lm_error_clear();
             lm_tls_ctx = c;
@@ -239,6 +243,8 @@ int lm_task_execute(lm_rt *rt, lm_task *t, lm_actor_inst *inst)
             if (st == LUMEN_OK)
                 st = lm_ctx_seal_returns(c);
         }
+        lm_timeline_record(rt, t->m.kind == LM_KIND_CALL ? LM_EV_CALL : t->m.kind == LM_KIND_CREATE ? LM_EV_CREATE : LM_EV_TASK,
+                           t->m.fn, inst ? inst->cls : NULL, t0, lm_wall_us(), bytes, st != LUMEN_OK);
     }
     if (st != LUMEN_OK) {
         msg = failure_message(rt, t, c, st);

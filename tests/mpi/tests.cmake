@@ -35,3 +35,19 @@ lumen_mpi_test(placement_group ENV LUMEN_NUM_CPUS=2 LUMEN_RANK_IS_NODE=1 SUFFIX 
 lumen_mpi_test(resources_context ENV LUMEN_NUM_CPUS=2 LUMEN_RESOURCES=widget=3)
 lumen_mpi_test(resources_context ENV LUMEN_NUM_CPUS=2 LUMEN_RESOURCES=widget=3 LUMEN_RANK_IS_NODE=1 SUFFIX _pernode)
 lumen_mpi_test(gpu_ids ENV LUMEN_NUM_GPUS=2)
+# observability: the timeline (parsed with cJSON)
+lumen_mpi_test(timeline)
+target_link_libraries(timeline PRIVATE PkgConfig::CJSON)
+# a crashing rank ends the job and names the rank, host and task: passes on
+# that line, fails on a hang (the timeout)
+add_executable(crash_task mpi/crash_task.c mpi/check.h)
+target_compile_options(crash_task PRIVATE ${LUMEN_WARNINGS})
+target_link_libraries(crash_task PRIVATE lumen)
+foreach(np 1 2 4)
+  add_test(NAME crash_task_np${np}
+    COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${np} ${LUMEN_MPIEXEC_EXTRA}
+            ${MPIEXEC_PREFLAGS} $<TARGET_FILE:crash_task> ${MPIEXEC_POSTFLAGS})
+  set_tests_properties(crash_task_np${np} PROPERTIES TIMEOUT 60 PROCESSORS ${np}
+    ENVIRONMENT "${LUMEN_TEST_ENV}"
+    PASS_REGULAR_EXPRESSION "lumen: rank [0-9]+ \\(host [^,]+, pid [0-9]+\\) died of signal 6 \\(SIGABRT\\) while running task 'crash_me'")
+endforeach()
