@@ -544,6 +544,9 @@ typedef struct lumen_runtime_context {
     lumen_resources assigned;         /* resources the running task holds */
     int num_gpu_ids;                  /* GPUs assigned to it (Ray's get_gpu_ids) */
     int gpu_ids[LUMEN_MAX_GPU_IDS];
+    char job_id[17];                  /* hex id of the job (same on every rank) */
+    char job_dir[512];                /* the per-job folder (spill files; the driver's
+                                         node also keeps state.json there) */
 } lumen_runtime_context;
 /* ray.get_runtime_context() for the calling thread. */
 lumen_status lumen_get_runtime_context(lumen_runtime_context *out);
@@ -555,6 +558,14 @@ lumen_status lumen_get_runtime_context(lumen_runtime_context *out);
  * load. Any rank may call it; every rank answers. LUMEN_TIMELINE=path makes
  * the driver write it at lumen_finalize. */
 lumen_status lumen_timeline(const char *path);
+
+/* Ray's state API (`ray list actors`, `ray status`): what the job holds now,
+ * as a JSON text the caller frees with lumen_free. `what` is one of
+ * "actors", "placement_groups", "nodes" (answered by the control store on
+ * rank 0), "tasks", "objects" (every rank answers for what it owns), or
+ * "status" (a summary: ranks, resources, counts). */
+lumen_status lumen_state(const char *what, char **json);
+void lumen_free(void *p);
 
 /* ---- introspection ------------------------------------------------------ */
 typedef struct lumen_store_stats {

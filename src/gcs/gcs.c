@@ -28,6 +28,7 @@ lumen_status lm_gcs_start(lm_rt *rt)
         return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for the control store");
     }
     rt->gcs = g;
+    rt->state_dirty = 1;
     return LUMEN_OK;
 }
 
@@ -143,4 +144,5 @@ void lm_gcs_handle(lm_rt *rt, int src, const lm_ctl_msg *m)
         break;
     }
     publish_reserved(rt, rt->gcs);
+    rt->state_dirty = 1;
 }

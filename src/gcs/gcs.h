@@ -47,7 +47,8 @@ enum lm_ctl_op {
     LM_CTL_ACTOR_RESPEC,    /* gcs -> owner: a id; send the creation message again (a
                                restart: references in it need fresh weight) */
     LM_CTL_TIMELINE_QUERY,  /* rank -> rank (tag): REPLY with blob this rank's timeline events */
-    LM_CTL_OP_MAX = LM_CTL_TIMELINE_QUERY
+    LM_CTL_STATE_QUERY,     /* rank -> rank (tag): s0 what; REPLY with blob a JSON text */
+    LM_CTL_OP_MAX = LM_CTL_STATE_QUERY
 };
 
 #define LM_REG_DETACHED 1
@@ -67,6 +68,10 @@ enum lm_ctl_op {
 
 /* rank 0 only */
 lumen_status lm_gcs_start(lm_rt *rt);
+/* state.c (progress role): the tables as JSON ("actors", "placement_groups",
+ * "nodes", "all"; malloc'd text or NULL), and <job_dir>/state.json */
+char *lm_gcs_state_json(lm_rt *rt, const char *what);
+void lm_gcs_write_state(lm_rt *rt);
 void lm_gcs_free(lm_rt *rt);
 /* progress role held; buf is the message (freed by the caller) */
 void lm_gcs_handle(lm_rt *rt, int src, const lm_ctl_msg *m);

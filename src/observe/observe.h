@@ -25,6 +25,9 @@ uint64_t lm_wall_us(void); /* CLOCK_REALTIME in microseconds: one time base for 
 void lm_timeline_answer(lm_rt *rt, int src, int tag);
 void lm_timeline_free(lm_rt *rt);
 
+/* ---- state.c ---- */
+void lm_state_answer(lm_rt *rt, int src, const lm_ctl_msg *m); /* progress role: STATE_QUERY */
+
 /* ---- crash.c ---- */
 /* Install handlers for fatal signals that were left at their default: they
  * print "lumen: rank R (host H) died of signal N (NAME) while running ..." and

@@ -223,6 +223,7 @@ static void rt_free(lm_rt *rt)
     lm_bundles_free(rt);
     free(rt->spread_order);
     free(rt->node_of);
+    free(rt->host_of);
     free(rt->inflight);
     free(rt->sent_count);
     free(rt->recv_count);
@@ -289,6 +290,14 @@ static lumen_status start(MPI_Comm parent, int owns_mpi, const lumen_init_option
         goto out;
     }
     MPI_TRY(MPI_Allgather(&rt->node_id, 1, MPI_INT, rt->node_of, 1, MPI_INT, rt->comm), "MPI_Allgather(nodes)");
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    rt->host_of = calloc((size_t)rt->size, sizeof *rt->host_of);
+    if (!rt->host_of) {
+        st = lm_error(LUMEN_ERR_NO_MEMORY, "no memory");
+        goto out;
+    }
+    MPI_TRY(MPI_Allgather(host, 64, MPI_CHAR, rt->host_of, 64, MPI_CHAR, rt->comm), "MPI_Allgather(hosts)");
 
     if (cpus < 0) {
         /* our share of the CPUs we may run on: the binding, or the allowed set split among the host's ranks */
@@ -473,6 +482,11 @@ lumen_status lumen_finalize(void)
     rt->tp->ops->destroy(rt->tp);
     free_tables(rt);
     lm_store_close(rt->store, rt->node_rank == 0);
+    if (rt->rank == 0) { /* the state file goes with the job */
+        char state[700];
+        snprintf(state, sizeof state, "%s/state.json", rt->job_dir);
+        unlink(state);
+    }
     if (rt->node_rank == 0)
         rmdir(rt->job_dir); /* empty once every node removed its spill folder */
     MPI_Comm_free(&rt->comm);

@@ -130,6 +130,16 @@ int lm_progress(lm_rt *rt)
         events += drain_outbox(rt);
         events += rt->tp->ops->poll(rt->tp, 64, lm_deliver, rt);
         events += drain_outbox(rt);
+        if (rt->gcs && rt->state_dirty && !rt->closing) {
+            /* rank 0: the control store changed; the state file follows at
+             * most twice a second (the `lumen` command reads it) */
+            uint64_t now = lm_now_ns();
+            if (now - rt->state_written_ns > 500000000ull) {
+                rt->state_dirty = 0;
+                rt->state_written_ns = now;
+                lm_gcs_write_state(rt);
+            }
+        }
         pthread_mutex_unlock(&rt->progress_lock);
         lm_discards_drain(rt);
     } while (atomic_load(&rt->outbox_n) > 0);

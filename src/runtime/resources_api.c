@@ -127,6 +127,8 @@ lumen_status lumen_get_runtime_context(lumen_runtime_context *out)
     out->node_id = rt->node_id;
     out->world_size = rt->size;
     out->function = "";
+    snprintf(out->job_id, sizeof out->job_id, "%016llx", (unsigned long long)rt->job_id);
+    snprintf(out->job_dir, sizeof out->job_dir, "%s", rt->job_dir);
     lumen_task_ctx *c = lm_tls_ctx;
     if (!c)
         return LUMEN_OK;

@@ -170,6 +170,7 @@ typedef struct lm_rt {
     int rank, size, owns_mpi;
     int node_id, node_rank, node_size;
     int *node_of;           /* node id of every rank */
+    char (*host_of)[64];    /* host name of every rank */
     unsigned epoch;
     uint64_t job_id;
 
@@ -256,6 +257,9 @@ typedef struct lm_rt {
     struct lm_rpc *rpcs;           /* requests waiting for a reply (rt->lock) */
     int next_rpc;
     int *spread_order;             /* ranks, node-major round robin for SPREAD */
+    int state_dirty;               /* rank 0: the control store changed since the
+                                      state file was written (progress role) */
+    uint64_t state_written_ns;
     int spread_rr;
 
     /* lifecycle */

@@ -51,3 +51,8 @@ foreach(np 1 2 4)
     ENVIRONMENT "${LUMEN_TEST_ENV}"
     PASS_REGULAR_EXPRESSION "lumen: rank [0-9]+ \\(host [^,]+, pid [0-9]+\\) died of signal 6 \\(SIGABRT\\) while running task 'crash_me'")
 endforeach()
+# Ray's state API and the lumen command reading the driver's state file
+lumen_mpi_test(state_api)
+target_link_libraries(state_api PRIVATE PkgConfig::CJSON)
+target_compile_definitions(state_api PRIVATE LUMEN_CLI="$<TARGET_FILE:lumen_cli>")
+add_dependencies(state_api lumen_cli)
