@@ -567,6 +567,15 @@ lumen_status lumen_timeline(const char *path);
 lumen_status lumen_state(const char *what, char **json);
 void lumen_free(void *p);
 
+/* The end of an allocation (Slurm's SIGTERM, or `sbatch --signal=USR1@T`):
+ * lumen catches SIGTERM and SIGUSR1 unless the program handles them, tells
+ * every rank, and runs the registered hooks on each (in order, not in a
+ * signal handler), then lumen_preempted() returns 1: the program's loop
+ * should stop and call lumen_finalize. With LUMEN_TIMELINE set the driver
+ * writes the timeline then. Register on every rank that should checkpoint. */
+lumen_status lumen_register_checkpoint_hook(void (*fn)(void *arg), void *arg);
+int lumen_preempted(void);
+
 /* ---- introspection ------------------------------------------------------ */
 typedef struct lumen_store_stats {
     size_t capacity;      /* bytes of this node's store */

@@ -48,7 +48,8 @@ enum lm_ctl_op {
                                restart: references in it need fresh weight) */
     LM_CTL_TIMELINE_QUERY,  /* rank -> rank (tag): REPLY with blob this rank's timeline events */
     LM_CTL_STATE_QUERY,     /* rank -> rank (tag): s0 what; REPLY with blob a JSON text */
-    LM_CTL_OP_MAX = LM_CTL_STATE_QUERY
+    LM_CTL_PREEMPT,         /* rank -> every rank: the allocation is ending (preempt.c) */
+    LM_CTL_OP_MAX = LM_CTL_PREEMPT
 };
 
 #define LM_REG_DETACHED 1

@@ -170,6 +170,9 @@ void lm_ctl_deliver(lm_rt *rt, int src, void *buf, size_t len)
     case LM_CTL_RES_QUERY:
         answer_res_query(rt, src, &m);
         break;
+    case LM_CTL_PREEMPT:
+        lm_preempt_remote(rt);
+        break;
     case LM_CTL_STATE_QUERY:
         lm_state_answer(rt, src, &m);
         break;

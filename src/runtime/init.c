@@ -322,6 +322,7 @@ static lumen_status start(MPI_Comm parent, int owns_mpi, const lumen_init_option
     if ((st = lm_sched_init(rt)) != LUMEN_OK || (rt->rank == 0 && (st = lm_gcs_start(rt)) != LUMEN_OK))
         goto out;
     lm_crash_install(rt);
+    lm_preempt_install();
     lm_g = rt;
     if ((st = lm_executor_start(rt)) != LUMEN_OK || (st = lm_progress_start(rt)) != LUMEN_OK) {
         lm_g = NULL;

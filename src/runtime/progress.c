@@ -311,6 +311,7 @@ static void *progress_main(void *arg)
     const uint64_t idle_poll = 1000000;
     while (!atomic_load(&rt->stop_threads)) {
         int n = lm_progress(rt);
+        lm_preempt_poll(rt);
         uint64_t now = lm_now_ns();
         if (n > 0) {
             last_active = now;

@@ -304,6 +304,11 @@ int lm_alloc_tag(lm_rt *rt);
  * rt->ready_cv. Called without rt->lock. Returns LUMEN_OK / TIMEOUT / SHUTDOWN. */
 lumen_status lm_wait_until(lm_rt *rt, int (*pred)(lm_rt *, void *), void *arg, uint64_t deadline_ns);
 
+/* preempt.c: the end of an allocation (SIGTERM, SIGUSR1) */
+void lm_preempt_install(void);
+void lm_preempt_remote(lm_rt *rt);   /* another rank was told */
+void lm_preempt_poll(lm_rt *rt);     /* progress thread, no lock held: act on it */
+
 /* objects.c (rt->lock held unless stated) */
 lm_obj *lm_obj_find(lm_rt *rt, lm_oid id);
 lm_obj *lm_obj_new(lm_rt *rt, lm_oid id);

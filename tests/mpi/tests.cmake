@@ -56,3 +56,5 @@ lumen_mpi_test(state_api)
 target_link_libraries(state_api PRIVATE PkgConfig::CJSON)
 target_compile_definitions(state_api PRIVATE LUMEN_CLI="$<TARGET_FILE:lumen_cli>")
 add_dependencies(state_api lumen_cli)
+# the end of an allocation: SIGUSR1 runs every rank's checkpoint hooks
+lumen_mpi_test(preempt)
