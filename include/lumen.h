@@ -567,6 +567,18 @@ lumen_status lumen_timeline(const char *path);
 lumen_status lumen_state(const char *what, char **json);
 void lumen_free(void *p);
 
+/* Log lines as lumen writes its own: "<time> LEVEL lumen rank=R
+ * [function=f|actor=C method=m] task=<id>: message". LUMEN_LOG_LEVEL
+ * (error, warning, info, debug; default warning) filters; LUMEN_LOG_DIR
+ * writes <dir>/rank-R.log per rank instead of stderr. */
+typedef enum lumen_log_level {
+    LUMEN_LOG_ERROR = 0,
+    LUMEN_LOG_WARNING = 1,
+    LUMEN_LOG_INFO = 2,
+    LUMEN_LOG_DEBUG = 3
+} lumen_log_level;
+lumen_status lumen_log(lumen_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* The end of an allocation (Slurm's SIGTERM, or `sbatch --signal=USR1@T`):
  * lumen catches SIGTERM and SIGUSR1 unless the program handles them, tells
  * every rank, and runs the registered hooks on each (in order, not in a

@@ -28,6 +28,11 @@ void lm_timeline_free(lm_rt *rt);
 /* ---- state.c ---- */
 void lm_state_answer(lm_rt *rt, int src, const lm_ctl_msg *m); /* progress role: STATE_QUERY */
 
+/* ---- log.c ---- */
+void lm_log_open(lm_rt *rt);  /* LUMEN_LOG_LEVEL, LUMEN_LOG_DIR */
+void lm_log_close(void);
+void lm_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3))); /* LUMEN_LOG_* */
+
 /* ---- crash.c ---- */
 /* Install handlers for fatal signals that were left at their default: they
  * print "lumen: rank R (host H) died of signal N (NAME) while running ..." and

@@ -214,6 +214,7 @@ static void rt_free(lm_rt *rt)
     lm_actor_clients_free(rt);
     lm_actor_host_free(rt);
     lm_timeline_free(rt);
+    lm_log_close();
     while (rt->discards) { /* the job is over: nobody to give weight back to */
         lm_task *t = rt->discards;
         rt->discards = t->next;
@@ -322,6 +323,9 @@ static lumen_status start(MPI_Comm parent, int owns_mpi, const lumen_init_option
     if ((st = lm_sched_init(rt)) != LUMEN_OK || (rt->rank == 0 && (st = lm_gcs_start(rt)) != LUMEN_OK))
         goto out;
     lm_crash_install(rt);
+    lm_log_open(rt);
+    lm_log(LUMEN_LOG_INFO, "started: %d ranks, node %d, CPU=%g GPU=%g", rt->size, rt->node_id,
+           rt->res_total[(size_t)rt->rank * LM_MAX_RES], rt->res_total[(size_t)rt->rank * LM_MAX_RES + 1]);
     lm_preempt_install();
     lm_g = rt;
     if ((st = lm_executor_start(rt)) != LUMEN_OK || (st = lm_progress_start(rt)) != LUMEN_OK) {

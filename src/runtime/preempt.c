@@ -22,6 +22,7 @@
 
 #include "common/error.h"
 #include "gcs/gcs.h"
+#include "observe/observe.h"
 #include "runtime/runtime.h"
 
 #define MAX_HOOKS 64
@@ -113,7 +114,7 @@ void lm_preempt_poll(lm_rt *rt)
             }
         lm_progress(rt);
     }
-    fprintf(stderr, "lumen: rank %d: the allocation is ending: running %d checkpoint hook(s)\n", rt->rank, nhooks);
+    lm_log(LUMEN_LOG_WARNING, "the allocation is ending: running %d checkpoint hook(s)", nhooks);
     pthread_mutex_lock(&hooks_lock);
     int n = nhooks;
     pthread_mutex_unlock(&hooks_lock);

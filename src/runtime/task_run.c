@@ -254,6 +254,7 @@ int lm_task_execute(lm_rt *rt, lm_task *t, lm_actor_inst *inst)
                    : c->actor_fatal                 ? LM_ERRK_ACTOR_FATAL
                                                     : LM_ERRK_FAILED;
         lm_task_reply_error(rt, t, msg ? msg : "task failed", kind);
+        lm_log(LUMEN_LOG_INFO, "%s", msg ? msg : "task failed");
         if (inst && (c->actor_fatal || t->m.kind == LM_KIND_CREATE)) {
             snprintf(inst->cause, sizeof inst->cause, "%s", msg ? msg : "failed");
             outcome = LM_RUN_FATAL;

@@ -58,3 +58,5 @@ target_compile_definitions(state_api PRIVATE LUMEN_CLI="$<TARGET_FILE:lumen_cli>
 add_dependencies(state_api lumen_cli)
 # the end of an allocation: SIGUSR1 runs every rank's checkpoint hooks
 lumen_mpi_test(preempt)
+# per-rank log files with levels and task ids
+lumen_mpi_test(logging)
