@@ -9,6 +9,9 @@
 #   slurm_one_node_cpu  slurm/one-node-cpu.sbatch: mpirun inside the allocation
 #   slurm_srun_pmix     slurm/srun-pmix.sbatch: srun --mpi=pmix starts the ranks
 #                       (skipped when this Slurm has no pmix plugin)
+#   slurm_signal        the one-node template with tests/slurm/preempt_job.c:
+#                       SIGUSR1 to the batch script (as --signal=B:USR1@T)
+#                       runs every rank's checkpoint hook, the job ends with 0
 #
 # Only in an Open MPI build: the mpirun template is given this build's
 # launcher and the test's settings (binding, root) are Open MPI's, and
@@ -36,7 +39,22 @@ if(TARGET quickstart AND LUMEN_MPI_FLAVOR STREQUAL "Open MPI")
             --program=$<TARGET_FILE:quickstart>
             --need-srun-mpi=pmix
             --ntasks=4 --deadline=120 ${_slurm_expect})
-  set_tests_properties(slurm_one_node_cpu slurm_srun_pmix PROPERTIES
+  # the end of an allocation: SIGUSR1 to the batch script reaches every rank's
+  # checkpoint hook and the job stops cleanly
+  add_executable(slurm_preempt_job ${CMAKE_CURRENT_SOURCE_DIR}/slurm/preempt_job.c)
+  target_compile_options(slurm_preempt_job PRIVATE ${LUMEN_WARNINGS})
+  target_link_libraries(slurm_preempt_job PRIVATE lumen)
+  add_test(NAME slurm_signal
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/slurm/slurm_cluster.sh
+            --template=${PROJECT_SOURCE_DIR}/slurm/one-node-cpu.sbatch
+            --program=$<TARGET_FILE:slurm_preempt_job>
+            --mpirun=${MPIEXEC_EXECUTABLE}
+            --ntasks=4 --deadline=120
+            "--signal-when=waiting for the end of the allocation"
+            "--expect=checkpoint written by rank 0" "--expect=checkpoint written by rank 1"
+            "--expect=checkpoint written by rank 2" "--expect=checkpoint written by rank 3"
+            "--expect=preempted: stopping cleanly")
+  set_tests_properties(slurm_one_node_cpu slurm_srun_pmix slurm_signal PROPERTIES
     TIMEOUT 600 SKIP_RETURN_CODE 77 PROCESSORS 4 LABELS slurm
     ENVIRONMENT "${LUMEN_TEST_ENV}")
 endif()

@@ -29,7 +29,7 @@ set -uo pipefail
 
 SKIP=77
 t_start=$SECONDS
-template="" program="" mpirun="" ntasks=4 deadline=120 need_mpi=""
+template="" program="" mpirun="" ntasks=4 deadline=120 need_mpi="" signal_when=""
 expect=()
 for a in "$@"; do
     case $a in
@@ -40,6 +40,7 @@ for a in "$@"; do
         --expect=*) expect+=("${a#*=}") ;;
         --deadline=*) deadline=${a#*=} ;;
         --need-srun-mpi=*) need_mpi=${a#*=} ;;
+        --signal-when=*) signal_when=${a#*=} ;; # USR1 to the batch script once the output has this
         *) echo "slurm_cluster: unknown argument $a" >&2; exit 2 ;;
     esac
 done
@@ -374,6 +375,19 @@ for ((i = 0; i < 50; i++)); do
     alive "$sbatch_pid" || break
     sleep 0.1
 done
+# the signal path: once the job says it waits, SIGUSR1 to the batch script,
+# as `#SBATCH --signal=B:USR1@T` delivers it before the time limit
+if [ -n "$signal_when" ] && [ -n "$jobid" ]; then
+    for ((i = 0; i < 600; i++)); do
+        grep -qF -- "$signal_when" "$out" 2>/dev/null && break
+        alive "$sbatch_pid" || break
+        sleep 0.1
+    done
+    if grep -qF -- "$signal_when" "$out" 2>/dev/null; then
+        say "sending SIGUSR1 to the batch script of job $jobid"
+        scancel --batch --signal=USR1 "$jobid" || say "scancel --signal failed"
+    fi
+fi
 job_rc=0
 wait "$sbatch_pid" || job_rc=$?
 sbatch_pid=""
