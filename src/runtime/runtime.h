@@ -234,7 +234,7 @@ typedef struct lm_rt {
     pthread_t progress_thread;
     pthread_mutex_t sleep_lock;
     pthread_cond_t sleep_cv;
-    int progress_sleeping;
+    atomic_int progress_sleeping; /* read without sleep_lock by lm_send */
     atomic_uint_fast64_t last_poll_ns; /* when a non-progress thread last polled */
     uint64_t last_steal_ns;
     uint64_t steal_gap_ns;   /* between steal requests: doubles on each refusal */
