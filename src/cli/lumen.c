@@ -9,6 +9,8 @@
  *   lumen list actors            one line per actor
  *   lumen list placement-groups  one line per group
  *   lumen list nodes             one line per rank
+ *   lumen list tasks             unfinished tasks, from each rank's own file
+ *   lumen list objects           objects, from each rank's own file
  *   options: --job DIR (the job folder), --json (print the file's part as is)
  *
  * Without --job it takes the newest lumen-<job>/state.json under
@@ -25,6 +27,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: lumen [--job DIR] [--json] status | list actors | list placement-groups | list nodes\n"
+               "                                   | list tasks | list objects\n"
                "  reads DIR/state.json, written by a running job's driver (rank 0);\n"
                "  without --job: the newest lumen-*/state.json under $LUMEN_SPILL_DIR, $TMPDIR, /tmp\n");
 }
@@ -107,6 +110,63 @@ static void print_resources(const cJSON *res)
     }
 }
 
+/* tasks and objects: every state-rank-R.json next to state.json (each rank
+ * writes its own; ranks of other nodes are there when the job folder is on
+ * a shared file system) */
+static int list_per_rank(const char *state_path, const char *part, int json)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", state_path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "lumen: cannot open %s\n", dir);
+        return 1;
+    }
+    cJSON *all = cJSON_CreateArray();
+    struct dirent *e;
+    int files = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "state-rank-", 11) || !strstr(e->d_name, ".json") || strstr(e->d_name, ".tmp"))
+            continue;
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        char *text = slurp(path);
+        cJSON *j = text ? cJSON_Parse(text) : NULL;
+        free(text);
+        cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, part);
+        while (cJSON_IsArray(arr) && cJSON_GetArraySize(arr) > 0)
+            cJSON_AddItemToArray(all, cJSON_DetachItemFromArray(arr, 0));
+        cJSON_Delete(j);
+        files++;
+    }
+    closedir(d);
+    if (json) {
+        char *out = cJSON_Print(all);
+        printf("%s\n", out ? out : "[]");
+        cJSON_free(out);
+    } else if (!strcmp(part, "tasks")) {
+        printf("%-34s %-24s %-20s %-26s %5s %5s\n", "TASK_ID", "NAME", "TYPE", "STATE", "OWNER", "RANK");
+        const cJSON *t;
+        cJSON_ArrayForEach(t, all)
+        printf("%-34s %-24s %-20s %-26s %5d %5d\n", str(t, "task_id"), str(t, "name"), str(t, "type"), str(t, "state"),
+               (int)num(t, "owner_rank"), (int)num(t, "rank"));
+    } else {
+        printf("%-34s %-8s %5s %12s %-8s %5s\n", "OBJECT_ID", "STATE", "OWNER", "SIZE", "IN_STORE", "REFS");
+        const cJSON *o;
+        cJSON_ArrayForEach(o, all)
+        printf("%-34s %-8s %5d %12.0f %-8s %5d\n", str(o, "object_id"), str(o, "state"), (int)num(o, "owner_rank"),
+               num(o, "size"), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "in_store")) ? "yes" : "no",
+               (int)num(o, "reference_count"));
+    }
+    if (!json)
+        printf("(%d rank file(s) in %s)\n", files, dir);
+    cJSON_Delete(all);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *job = NULL;
@@ -130,7 +190,7 @@ int main(int argc, char **argv)
         part = "status";
     else if (i + 1 < argc && !strcmp(argv[i], "list") && i + 2 == argc &&
              (!strcmp(argv[i + 1], "actors") || !strcmp(argv[i + 1], "placement-groups") ||
-              !strcmp(argv[i + 1], "nodes")))
+              !strcmp(argv[i + 1], "nodes") || !strcmp(argv[i + 1], "tasks") || !strcmp(argv[i + 1], "objects")))
         part = argv[i + 1];
     else {
         usage(stderr);
@@ -152,6 +212,8 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (!strcmp(part, "tasks") || !strcmp(part, "objects"))
+        return list_per_rank(path, part, json);
     char *text = slurp(path);
     if (!text) {
         fprintf(stderr, "lumen: cannot read %s (is the job still running?)\n", path);

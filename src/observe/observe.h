@@ -27,6 +27,10 @@ void lm_timeline_free(lm_rt *rt);
 
 /* ---- state.c ---- */
 void lm_state_answer(lm_rt *rt, int src, const lm_ctl_msg *m); /* progress role: STATE_QUERY */
+/* progress role: <job_dir>/state-rank-R.json (this rank's tasks and objects,
+ * the first 1000 of each), rewritten at most once a second when they changed */
+void lm_state_write_rank(lm_rt *rt);
+void lm_state_remove_rank(lm_rt *rt);
 
 /* ---- log.c ---- */
 void lm_log_open(lm_rt *rt);  /* LUMEN_LOG_LEVEL, LUMEN_LOG_DIR */

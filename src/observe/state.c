@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "gcs/gcs.h"
@@ -31,13 +33,14 @@ static const char *task_state(const lm_task_rec *t)
     return "SUBMITTED_TO_WORKER";
 }
 
-/* rt->lock held */
-static cJSON *local_tasks(lm_rt *rt)
+/* rt->lock held; at most `limit` entries */
+static cJSON *local_tasks(lm_rt *rt, int limit)
 {
     static const char *kinds[] = {"NORMAL_TASK", "ACTOR_CREATION_TASK", "ACTOR_TASK"};
     cJSON *arr = cJSON_CreateArray();
-    for (size_t b = 0; arr && b < LM_TASK_BUCKETS; b++)
-        for (lm_task_rec *t = rt->tasks[b]; t; t = t->hnext) {
+    int n = 0;
+    for (size_t b = 0; arr && b < LM_TASK_BUCKETS && n < limit; b++)
+        for (lm_task_rec *t = rt->tasks[b]; t && n < limit; t = t->hnext, n++) {
             cJSON *o = cJSON_CreateObject();
             if (!o)
                 continue;
@@ -56,15 +59,17 @@ static cJSON *local_tasks(lm_rt *rt)
     return arr;
 }
 
-/* rt->lock held: objects this rank owns */
-static cJSON *local_objects(lm_rt *rt)
+/* rt->lock held: objects this rank owns, at most `limit` */
+static cJSON *local_objects(lm_rt *rt, int limit)
 {
     static const char *states[] = {"PENDING", "READY", "ERROR"};
     cJSON *arr = cJSON_CreateArray();
-    for (size_t b = 0; arr && b < LM_OBJ_BUCKETS; b++)
-        for (lm_obj *o = rt->objs[b]; o; o = o->hnext) {
+    int n = 0;
+    for (size_t b = 0; arr && b < LM_OBJ_BUCKETS && n < limit; b++)
+        for (lm_obj *o = rt->objs[b]; o && n < limit; o = o->hnext) {
             if (lm_obj_borrowed(rt, o))
                 continue;
+            n++;
             cJSON *j = cJSON_CreateObject();
             if (!j)
                 continue;
@@ -96,7 +101,7 @@ void lm_state_answer(lm_rt *rt, int src, const lm_ctl_msg *m)
         text = lm_gcs_state_json(rt, what); /* rank 0 */
     } else if (!strcmp(what, "tasks") || !strcmp(what, "objects")) {
         pthread_mutex_lock(&rt->lock);
-        cJSON *j = !strcmp(what, "tasks") ? local_tasks(rt) : local_objects(rt);
+        cJSON *j = !strcmp(what, "tasks") ? local_tasks(rt, 1 << 30) : local_objects(rt, 1 << 30);
         pthread_mutex_unlock(&rt->lock);
         text = j ? cJSON_PrintUnformatted(j) : NULL;
         cJSON_Delete(j);
@@ -105,6 +110,53 @@ void lm_state_answer(lm_rt *rt, int src, const lm_ctl_msg *m)
     r.v[0] = text ? LUMEN_OK : LUMEN_ERR_INVALID_ARG;
     lm_ctl_send(rt, src, &r);
     cJSON_free(text);
+}
+
+static void rank_file(lm_rt *rt, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/state-rank-%d.json", rt->job_dir, rt->rank);
+}
+
+void lm_state_write_rank(lm_rt *rt)
+{
+    uint64_t now = lm_now_ns(), changes = atomic_load(&rt->changes);
+    if (changes == rt->rank_state_changes || now - rt->rank_state_ns < 1000000000ull)
+        return;
+    rt->rank_state_changes = changes;
+    rt->rank_state_ns = now;
+    cJSON *j = cJSON_CreateObject();
+    if (!j)
+        return;
+    cJSON_AddNumberToObject(j, "rank", rt->rank);
+    cJSON_AddNumberToObject(j, "updated_us", (double)lm_wall_us());
+    pthread_mutex_lock(&rt->lock);
+    cJSON_AddItemToObject(j, "tasks", local_tasks(rt, 1000));
+    cJSON_AddItemToObject(j, "objects", local_objects(rt, 1000));
+    cJSON_AddNumberToObject(j, "num_objects", (double)rt->num_objs);
+    pthread_mutex_unlock(&rt->lock);
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!text)
+        return;
+    char path[700], tmp[720];
+    mkdir(rt->job_dir, 0700);
+    rank_file(rt, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f) {
+        int bad = fputs(text, f) < 0;
+        bad |= fclose(f) != 0;
+        if (bad || rename(tmp, path) != 0)
+            unlink(tmp);
+    }
+    cJSON_free(text);
+}
+
+void lm_state_remove_rank(lm_rt *rt)
+{
+    char path[700];
+    rank_file(rt, path, sizeof path);
+    unlink(path);
 }
 
 void lumen_free(void *p) { free(p); }

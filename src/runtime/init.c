@@ -487,6 +487,7 @@ lumen_status lumen_finalize(void)
     rt->tp->ops->destroy(rt->tp);
     free_tables(rt);
     lm_store_close(rt->store, rt->node_rank == 0);
+    lm_state_remove_rank(rt);
     if (rt->rank == 0) { /* the state file goes with the job */
         char state[700];
         snprintf(state, sizeof state, "%s/state.json", rt->job_dir);

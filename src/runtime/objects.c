@@ -34,6 +34,7 @@ lm_obj *lm_obj_find(lm_rt *rt, lm_oid id)
 
 lm_obj *lm_obj_new(lm_rt *rt, lm_oid id)
 {
+    atomic_fetch_add(&rt->changes, 1);
     lm_obj *o = calloc(1, sizeof *o);
     if (!o)
         return NULL;
@@ -70,6 +71,7 @@ static int inner_ref(const lm_obj *o, lm_oid *inner, uint64_t *weight)
 
 static void obj_free(lm_rt *rt, lm_obj *o)
 {
+    atomic_fetch_add(&rt->changes, 1);
     obj_remove(rt, o);
     lm_oid inner;
     uint64_t weight;

@@ -21,6 +21,7 @@
 
 #include "common/error.h"
 #include "gcs/gcs.h"
+#include "observe/observe.h"
 #include "runtime/runtime.h"
 
 typedef struct lm_out {
@@ -130,6 +131,8 @@ int lm_progress(lm_rt *rt)
         events += drain_outbox(rt);
         events += rt->tp->ops->poll(rt->tp, 64, lm_deliver, rt);
         events += drain_outbox(rt);
+        if (!rt->closing)
+            lm_state_write_rank(rt); /* this rank's tasks and objects, for `lumen list tasks` */
         if (rt->gcs && rt->state_dirty && !rt->closing) {
             /* rank 0: the control store changed; the state file follows at
              * most twice a second (the `lumen` command reads it) */

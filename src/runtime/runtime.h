@@ -257,6 +257,9 @@ typedef struct lm_rt {
     struct lm_rpc *rpcs;           /* requests waiting for a reply (rt->lock) */
     int next_rpc;
     int *spread_order;             /* ranks, node-major round robin for SPREAD */
+    atomic_uint_fast64_t changes;  /* tasks and objects made or freed (state files) */
+    uint64_t rank_state_changes;   /* `changes` when this rank's state file was written */
+    uint64_t rank_state_ns;
     int state_dirty;               /* rank 0: the control store changed since the
                                       state file was written (progress role) */
     uint64_t state_written_ns;

@@ -50,6 +50,7 @@ static lm_oid ret_id(const lm_task_rec *t, int i)
 /* Drop the task's hold on its arguments and forget it. */
 static void task_free(lm_rt *rt, lm_task_rec *t)
 {
+    atomic_fetch_add(&rt->changes, 1);
     task_remove(rt, t);
     for (int i = 0; i < t->nargs; i++) {
         if (t->args[i].type != LUMEN_TYPE_REF)

@@ -6,7 +6,8 @@
  * summary with totals and counts), parsed with cJSON; unknown kinds and NULL
  * pointers are errors. Then the `lumen` command, given the job folder from
  * the runtime context, prints the actor and the status from the state file
- * the driver keeps there.
+ * the driver keeps there, and the tasks and objects from the files each rank
+ * keeps next to it.
  */
 #include "check.h"
 
@@ -15,7 +16,7 @@
 
 LUMEN_REMOTE(st_sleep)
 {
-    usleep(1500 * 1000);
+    usleep(4000 * 1000);
     return lumen_return_i64(ctx, 0, 1);
 }
 
@@ -53,6 +54,29 @@ static const cJSON *find(const cJSON *arr, const char *key, const char *value)
             return e;
     }
     return NULL;
+}
+
+/* the command's output, or NULL if it exited with an error */
+static int run_once(const char *cmd, const char *want, char *out, size_t cap)
+{
+    FILE *p = popen(cmd, "r");
+    CHECK(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int rc = pclose(p);
+    return rc == 0 && strstr(out, want) != NULL;
+}
+
+/* state files are rewritten at most once a second: try for a few */
+static void run_until(const char *cmd, const char *want)
+{
+    char out[8192];
+    for (int i = 0; i < 40; i++) {
+        if (run_once(cmd, want, out, sizeof out))
+            return;
+        usleep(100 * 1000);
+    }
+    CHECKF(0, "'%s' never printed '%s'; last output:\n%s", cmd, want, out);
 }
 
 static void run(const char *cmd, const char *want)
@@ -143,6 +167,10 @@ int main(int argc, char **argv)
         run(cmd, "actors: 1 alive");
         snprintf(cmd, sizeof cmd, "%s --job %s list placement-groups", LUMEN_CLI, rc.job_dir);
         run(cmd, "state-pg");
+        snprintf(cmd, sizeof cmd, "%s --job %s list tasks", LUMEN_CLI, rc.job_dir);
+        run_until(cmd, "st_sleep");
+        snprintf(cmd, sizeof cmd, "%s --job %s list objects", LUMEN_CLI, rc.job_dir);
+        run_until(cmd, idhex);
         snprintf(cmd, sizeof cmd, "%s --job /nonexistent status 2>&1; test $? -eq 1 && echo refused", LUMEN_CLI);
         run(cmd, "refused");
 
