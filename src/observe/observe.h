@@ -37,6 +37,10 @@ void lm_log_open(lm_rt *rt);  /* LUMEN_LOG_LEVEL, LUMEN_LOG_DIR */
 void lm_log_close(void);
 void lm_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3))); /* LUMEN_LOG_* */
 
+/* ---- output.c: "(rank R) " before each line non-driver ranks print ---- */
+void lm_output_start(lm_rt *rt);
+void lm_output_stop(void);
+
 /* ---- crash.c ---- */
 /* Install handlers for fatal signals that were left at their default: they
  * print "lumen: rank R (host H) died of signal N (NAME) while running ..." and

@@ -324,6 +324,7 @@ static lumen_status start(MPI_Comm parent, int owns_mpi, const lumen_init_option
         goto out;
     lm_crash_install(rt);
     lm_log_open(rt);
+    lm_output_start(rt);
     lm_log(LUMEN_LOG_INFO, "started: %d ranks, node %d, CPU=%g GPU=%g", rt->size, rt->node_id,
            rt->res_total[(size_t)rt->rank * LM_MAX_RES], rt->res_total[(size_t)rt->rank * LM_MAX_RES + 1]);
     lm_preempt_install();
@@ -488,6 +489,7 @@ lumen_status lumen_finalize(void)
     free_tables(rt);
     lm_store_close(rt->store, rt->node_rank == 0);
     lm_state_remove_rank(rt);
+    lm_output_stop();
     if (rt->rank == 0) { /* the state file goes with the job */
         char state[700];
         snprintf(state, sizeof state, "%s/state.json", rt->job_dir);

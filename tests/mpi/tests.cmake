@@ -60,3 +60,16 @@ add_dependencies(state_api lumen_cli)
 lumen_mpi_test(preempt)
 # per-rank log files with levels and task ids
 lumen_mpi_test(logging)
+# output of non-driver ranks carries "(rank R) "; the driver's does not
+add_executable(output_prefix mpi/output_prefix.c mpi/check.h)
+target_compile_options(output_prefix PRIVATE ${LUMEN_WARNINGS})
+target_link_libraries(output_prefix PRIVATE lumen)
+foreach(np 2 4)
+  add_test(NAME output_prefix_np${np}
+    COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${np} ${LUMEN_MPIEXEC_EXTRA}
+            ${MPIEXEC_PREFLAGS} $<TARGET_FILE:output_prefix> ${MPIEXEC_POSTFLAGS})
+  set_tests_properties(output_prefix_np${np} PROPERTIES TIMEOUT 60 PROCESSORS ${np}
+    ENVIRONMENT "${LUMEN_TEST_ENV}"
+    PASS_REGULAR_EXPRESSION "\\(rank 1\\) hello from rank 1"
+    FAIL_REGULAR_EXPRESSION "\\(rank 0\\);CHECK failed")
+endforeach()

@@ -51,8 +51,8 @@ if(TARGET quickstart AND LUMEN_MPI_FLAVOR STREQUAL "Open MPI")
             --mpirun=${MPIEXEC_EXECUTABLE}
             --ntasks=4 --deadline=120
             "--signal-when=waiting for the end of the allocation"
-            "--expect=checkpoint written by rank 0" "--expect=checkpoint written by rank 1"
-            "--expect=checkpoint written by rank 2" "--expect=checkpoint written by rank 3"
+            "--expect=checkpoint written by rank 0" "--expect=(rank 1) checkpoint written by rank 1"
+            "--expect=(rank 2) checkpoint written by rank 2" "--expect=(rank 3) checkpoint written by rank 3"
             "--expect=preempted: stopping cleanly")
   set_tests_properties(slurm_one_node_cpu slurm_srun_pmix slurm_signal PROPERTIES
     TIMEOUT 600 SKIP_RETURN_CODE 77 PROCESSORS 4 LABELS slurm
