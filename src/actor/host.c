@@ -329,6 +329,11 @@ static void *actor_main(void *arg)
 static void accept_create(lm_rt *rt, lm_task *t)
 {
     pthread_mutex_lock(&rt->actor_lock);
+    if (rt->actors_closed) { /* finalize: no new actor */
+        pthread_mutex_unlock(&rt->actor_lock);
+        lm_task_free(t);
+        return;
+    }
     lm_actor_inst *old = inst_find(rt, t->m.actor_id);
     if (old && old->incarnation >= t->m.attempt) { /* a duplicate */
         pthread_mutex_unlock(&rt->actor_lock);
@@ -384,6 +389,11 @@ void lm_actor_host_accept(lm_rt *rt, lm_task *t)
         return;
     }
     pthread_mutex_lock(&rt->actor_lock);
+    if (rt->actors_closed) {
+        pthread_mutex_unlock(&rt->actor_lock);
+        lm_task_free(t);
+        return;
+    }
     lm_actor_inst *a = inst_find(rt, t->m.actor_id);
     if (a) {
         pthread_mutex_lock(&a->lock);
@@ -476,6 +486,7 @@ int lm_actor_host_cancel(lm_rt *rt, lm_oid task_id)
 void lm_actor_host_stop(lm_rt *rt)
 {
     pthread_mutex_lock(&rt->actor_lock);
+    rt->actors_closed = 1;
     for (lm_actor_inst *a = rt->insts; a; a = a->next) {
         pthread_mutex_lock(&a->lock);
         if (a->state != INST_DEAD) {

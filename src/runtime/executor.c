@@ -99,6 +99,11 @@ void lm_executor_push(lm_rt *rt, lm_task *t)
     t->next = NULL;
     t->queued_ns = lm_now_ns();
     pthread_mutex_lock(&rt->exec_lock);
+    if (rt->exec_closed) { /* finalize stopped the executors: nobody will run it */
+        pthread_mutex_unlock(&rt->exec_lock);
+        lm_task_free(t);
+        return;
+    }
     if (rt->ready_tail)
         rt->ready_tail->next = t;
     else
@@ -263,14 +268,18 @@ void lm_executor_stop(lm_rt *rt)
     pthread_mutex_unlock(&rt->exec_lock);
     for (int i = 0; i < n; i++)
         pthread_join(rt->threads[i], NULL);
-    /* tasks never started */
-    while (rt->ready_head) {
-        lm_task *t = rt->ready_head;
-        rt->ready_head = t->next;
-        free(t->msgbuf);
-        free(t);
+    /* tasks never started; the progress thread may still deliver some, so
+     * the queue closes under the lock */
+    pthread_mutex_lock(&rt->exec_lock);
+    rt->exec_closed = 1;
+    lm_task *q = rt->ready_head;
+    rt->ready_head = rt->ready_tail = NULL;
+    pthread_mutex_unlock(&rt->exec_lock);
+    while (q) {
+        lm_task *t = q;
+        q = t->next;
+        lm_task_free(t);
     }
-    rt->ready_tail = NULL;
     free(rt->threads);
     rt->threads = NULL;
 }

@@ -222,6 +222,7 @@ typedef struct lm_rt {
     int nthreads, idle_threads, max_threads;
     pthread_t *threads;
     int exec_sleepers;
+    int exec_closed;         /* finalize: the queue takes nothing more */
 
     /* progress */
     pthread_mutex_t progress_lock;
@@ -249,6 +250,7 @@ typedef struct lm_rt {
     struct lm_gcs *gcs;            /* rank 0: the job's control store */
     pthread_mutex_t actor_lock;    /* the actor instances of this rank */
     struct lm_actor_inst *insts;
+    int actors_closed;             /* finalize: no new actor or call (actor_lock) */
     struct lm_actor_grave *graves; /* actors that died here: who and why */
     int ngraves;
     struct lm_actor_client **clients; /* actors this rank calls (rt->lock) */
