@@ -291,31 +291,13 @@ void lm_actor_rec_failed(lm_rt *rt, lm_task_rec *t)
     }
 }
 
-static void complete(lm_rt *rt, lm_task_rec *t, const lm_done_msg *m)
-{
-    for (int i = 0; i < t->num_returns; i++) {
-        lm_oid rid = lm_oid_make(lm_oid_owner(t->id), (unsigned)i + 1, LM_OID_OBJECT, lm_oid_epoch(t->id), t->id.lo);
-        lm_obj *o = lm_obj_find(rt, rid);
-        lm_wval none = {.kind = LM_VAL_NONE};
-        const lm_wval *v = i < m->nret ? &m->rets[i] : &none;
-        if (o && o->state == LM_OBJ_PENDING)
-            lm_obj_complete(rt, o, v);
-        else if (v->kind == LM_VAL_STORE) {
-            if (v->node == rt->node_id)
-                lm_store_delete(rt->store, v->oid);
-            else
-                lm_send_small(rt, v->holder, LM_MSG_FREE, v->oid, 0, 0);
-        }
-    }
-}
-
 void lm_actor_rec_done(lm_rt *rt, lm_task_rec *t, const lm_done_msg *m)
 {
     lm_actor_client *c = client_find(rt, t->actor);
     if (t->kind == LM_KIND_CREATE) {
         if (!t->done) {
             t->done = 1;
-            complete(rt, t, m);
+            lm_task_complete_returns(rt, t, m);
         }
         if (!c || c->create != t) /* the actor is already dead for good */
             lm_task_release(rt, t);
@@ -354,7 +336,7 @@ void lm_actor_rec_done(lm_rt *rt, lm_task_rec *t, const lm_done_msg *m)
             snprintf(msg, sizeof msg, "%s died: %.*s", who, (int)m->rets[0].size, (const char *)m->rets[0].data);
         lm_task_fail_returns(rt, t, msg, LM_ERRK_ACTOR_DIED);
     } else {
-        complete(rt, t, m);
+        lm_task_complete_returns(rt, t, m);
     }
     lm_task_release(rt, t);
 }

@@ -22,10 +22,7 @@ static const char *actor_state(int s)
     return s >= 0 && s <= 4 ? n[s] : "?";
 }
 
-static void hex(lm_oid id, char out[33])
-{
-    snprintf(out, 33, "%016llx%016llx", (unsigned long long)id.hi, (unsigned long long)id.lo);
-}
+static void hex(lm_oid id, char out[33]) { lumen_ref_hex(lm_ref_from_oid(id), out); }
 
 static cJSON *resources(lm_rt *rt, const double *v)
 {
@@ -154,16 +151,8 @@ void lm_gcs_write_state(lm_rt *rt)
     char *text = lm_gcs_state_json(rt, "all");
     if (!text)
         return;
-    char path[700], tmp[720];
-    mkdir(rt->job_dir, 0700); /* the job folder may not exist yet (it appears on first spill) */
+    char path[700];
     snprintf(path, sizeof path, "%s/state.json", rt->job_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (f) {
-        int bad = fputs(text, f) < 0;
-        bad |= fclose(f) != 0;
-        if (bad || rename(tmp, path) != 0) /* readers see the old file or the new, never half */
-            unlink(tmp);
-    }
+    lm_write_file_atomic(rt, path, text);
     cJSON_free(text);
 }

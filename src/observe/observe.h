@@ -30,6 +30,9 @@ void lm_state_answer(lm_rt *rt, int src, const lm_ctl_msg *m); /* progress role:
 /* progress role: <job_dir>/state-rank-R.json (this rank's tasks and objects,
  * the first 1000 of each), rewritten at most once a second when they changed */
 void lm_state_write_rank(lm_rt *rt);
+/* write text to path through path.tmp and rename: readers see the old file
+ * or the new one, never half (the job folder is made if missing) */
+void lm_write_file_atomic(lm_rt *rt, const char *path, const char *text);
 void lm_state_remove_rank(lm_rt *rt);
 
 /* ---- log.c ---- */

@@ -15,10 +15,7 @@
 #include "gcs/gcs.h"
 #include "observe/observe.h"
 
-static void hex(lm_oid id, char out[33])
-{
-    snprintf(out, 33, "%016llx%016llx", (unsigned long long)id.hi, (unsigned long long)id.lo);
-}
+static void hex(lm_oid id, char out[33]) { lumen_ref_hex(lm_ref_from_oid(id), out); }
 
 static const char *task_state(const lm_task_rec *t)
 {
@@ -138,18 +135,24 @@ void lm_state_write_rank(lm_rt *rt)
     cJSON_Delete(j);
     if (!text)
         return;
-    char path[700], tmp[720];
-    mkdir(rt->job_dir, 0700);
+    char path[700];
     rank_file(rt, path, sizeof path);
+    lm_write_file_atomic(rt, path, text);
+    cJSON_free(text);
+}
+
+void lm_write_file_atomic(lm_rt *rt, const char *path, const char *text)
+{
+    char tmp[1100];
+    mkdir(rt->job_dir, 0700); /* the job folder appears on first spill or first state */
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
-    if (f) {
-        int bad = fputs(text, f) < 0;
-        bad |= fclose(f) != 0;
-        if (bad || rename(tmp, path) != 0)
-            unlink(tmp);
-    }
-    cJSON_free(text);
+    if (!f)
+        return;
+    int bad = fputs(text, f) < 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0)
+        unlink(tmp);
 }
 
 void lm_state_remove_rank(lm_rt *rt)

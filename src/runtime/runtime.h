@@ -368,6 +368,8 @@ void lm_task_dep_ready(lm_rt *rt, lm_task_rec *t, lm_obj *dep); /* rt->lock held
 lumen_status lm_submit(lm_rt *rt, lm_task_rec *t, const lumen_arg *args, size_t nargs, lumen_ref *returns);
 void lm_task_fail_returns(lm_rt *rt, lm_task_rec *t, const char *msg, int kind); /* rt->lock held */
 void lm_task_release(lm_rt *rt, lm_task_rec *t);   /* rt->lock held: done, free when no deps */
+/* rt->lock held: the DONE's values into the return objects still waited for */
+void lm_task_complete_returns(lm_rt *rt, lm_task_rec *t, const lm_done_msg *m);
 void lm_task_encode(lm_rt *rt, lm_task_rec *t, lm_wbuf *w); /* rt->lock held */
 lumen_status lm_task_read_common(lm_rt *rt, lm_task_rec *t, double num_cpus, double num_gpus,
                                  const char *resources, uint64_t have); /* bit0 cpus, bit1 gpus, bit2 res */

@@ -599,6 +599,19 @@ static void free_remote_value(lm_rt *rt, const lm_wval *v)
     }
 }
 
+void lm_task_complete_returns(lm_rt *rt, lm_task_rec *t, const lm_done_msg *m)
+{
+    for (int i = 0; i < t->num_returns; i++) {
+        lm_obj *o = lm_obj_find(rt, ret_id(t, i));
+        lm_wval none = {.kind = LM_VAL_NONE};
+        const lm_wval *v = i < m->nret ? &m->rets[i] : &none;
+        if (o && o->state == LM_OBJ_PENDING)
+            lm_obj_complete(rt, o, v);
+        else
+            free_remote_value(rt, v); /* nobody waits for it (released, or a late answer) */
+    }
+}
+
 void lm_handle_done(lm_rt *rt, const lm_done_msg *m)
 {
     pthread_mutex_lock(&rt->lock);
@@ -625,15 +638,7 @@ void lm_handle_done(lm_rt *rt, const lm_done_msg *m)
         enqueue_dispatch(rt, t);
     } else {
         t->done = 1;
-        for (int i = 0; i < t->num_returns; i++) {
-            lm_obj *o = lm_obj_find(rt, ret_id(t, i));
-            lm_wval none = {.kind = LM_VAL_NONE};
-            const lm_wval *v = i < m->nret ? &m->rets[i] : &none;
-            if (o && o->state == LM_OBJ_PENDING)
-                lm_obj_complete(rt, o, v);
-            else
-                free_remote_value(rt, v);
-        }
+        lm_task_complete_returns(rt, t, m);
         if (t->ndeps == 0)
             task_free(rt, t);
     }
