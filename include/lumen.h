@@ -46,6 +46,8 @@ extern "C" {
 
 /* ---- status ------------------------------------------------------------- */
 typedef enum lumen_status {
+    LUMEN_PENDING = 1,               /* not an error: an async actor method awaits
+                                        (lumen_await) and completes later */
     LUMEN_OK = 0,
     LUMEN_ERR_INVALID_ARG = -1,     /* null pointer, bad option value */
     LUMEN_ERR_NOT_INITIALIZED = -2, /* lumen_init not called, or finalized */
@@ -436,6 +438,7 @@ typedef enum lumen_actor_lifetime {
 #define LUMEN_ACTOR_MAX_PENDING_CALLS (1ull << 9)
 #define LUMEN_ACTOR_SCHEDULING (1ull << 10)
 #define LUMEN_ACTOR_GET_IF_EXISTS (1ull << 11)
+#define LUMEN_ACTOR_ASYNC (1ull << 12)
 
 #define LUMEN_ACTOR_NAME_MAX 128 /* bytes of a name or namespace, NUL included */
 
@@ -454,6 +457,10 @@ typedef struct lumen_actor_options {
     int max_pending_calls;  /* per caller rank; -1 (default): no limit */
     lumen_scheduling_strategy scheduling;
     int get_if_exists;      /* named: return the existing actor instead of failing */
+    int is_async;           /* an async actor (Ray: a class with async methods):
+                               ONE thread runs every method, and up to
+                               max_concurrency calls (default 1000 here) are in
+                               flight at once, parked in lumen_await */
 } lumen_actor_options;
 
 /* Create an actor of class `cls` (Cls.options(...).remote(*args)). Returns
@@ -587,6 +594,71 @@ lumen_status lumen_log(lumen_log_level level, const char *fmt, ...) __attribute_
  * writes the timeline then. Register on every rank that should checkpoint. */
 lumen_status lumen_register_checkpoint_hook(void (*fn)(void *arg), void *arg);
 int lumen_preempted(void);
+
+/* ---- asynchronous completion --------------------------------------------
+ * Learning that references are ready without a thread blocked per reference
+ * (Ray: awaiting ObjectRefs in asyncio, ray.wait over thousands of refs,
+ * ObjectRef.future()). Any rank, any thread, thousands of references at once.
+ *
+ * A completion queue collects references as they settle: lumen_cq_add
+ * watches one (the queue holds its own hold on the object until it fires, so
+ * the caller may release its reference meanwhile), lumen_cq_wait takes what
+ * has settled, in the order it settled. Settled means a value is known (it
+ * may still live on another node: lumen_get then copies it) or an error. */
+typedef struct lumen_completion_queue lumen_completion_queue;
+
+typedef struct lumen_completion {
+    lumen_ref ref;        /* the reference given to lumen_cq_add (same value) */
+    uint64_t tag;         /* the tag given to lumen_cq_add */
+    lumen_status status;  /* LUMEN_OK (a value) or the object's error, as
+                             lumen_get would return it (TASK_FAILED, ACTOR_DIED...) */
+} lumen_completion;
+
+lumen_status lumen_cq_create(lumen_completion_queue **out);
+/* Watch `ref`; when it settles, a completion with `tag` enters the queue
+ * (at once if it already has). */
+lumen_status lumen_cq_add(lumen_completion_queue *cq, lumen_ref ref, uint64_t tag);
+/* Take up to `max` completions into out, waiting up to timeout_ms
+ * (LUMEN_TIMEOUT_INFINITE, 0: poll) for the first. *n is how many were
+ * taken; 0 after the timeout, or at once when nothing is watched. Any
+ * thread may wait; each completion goes to one waiter. */
+lumen_status lumen_cq_wait(lumen_completion_queue *cq, lumen_completion *out, size_t max, int64_t timeout_ms,
+                           size_t *n);
+/* References watched and not yet taken with lumen_cq_wait. */
+size_t lumen_cq_outstanding(const lumen_completion_queue *cq);
+/* Free the queue. Completions not taken are dropped; watches still armed
+ * end quietly (their holds go when the objects settle). */
+lumen_status lumen_cq_destroy(lumen_completion_queue *cq);
+
+/* A completion callback (ObjectRef._on_completed): fn(ref, status, arg) runs
+ * once, on lumen's progress thread of this rank, soon after `ref` settles
+ * (or at once there if it has). It must be short and must not block: lumen_get,
+ * lumen_wait and lumen_cq_wait with a timeout other than 0 fail there with
+ * LUMEN_ERR_INVALID_ARG; submitting, putting, releasing and lumen_cq_* are
+ * fine. Callbacks that have not run when lumen_finalize returns are dropped. */
+typedef void (*lumen_ready_fn)(lumen_ref ref, lumen_status status, void *arg);
+lumen_status lumen_ref_on_ready(lumen_ref ref, lumen_ready_fn fn, void *arg);
+
+/* Async actors (lumen_actor_options.is_async). A method of an async actor
+ * may await references instead of blocking its thread: it calls lumen_await
+ * and returns what lumen_await returned (LUMEN_PENDING). The call stays in
+ * flight; when every reference has settled, the continuation k(self, ctx,
+ * state) runs on the actor's thread with the same ctx: it reads the values
+ * with lumen_get(ref, 0, ...), sets the returns and returns LUMEN_OK (or an
+ * error, or awaits again). Calls start in order; with up to max_concurrency
+ * in flight, their continuations run as their references settle. The
+ * references must stay held (by the caller of lumen_await) until k runs;
+ * `refs` itself is copied. n may be 0 (k runs at the next turn). Outside a
+ * method of an async actor, lumen_await fails with LUMEN_ERR_INVALID_ARG.
+ * When the actor ends (killed, exited, failed, the job ends) with calls
+ * awaiting, each continuation runs once more with lumen_await_cancelled(ctx)
+ * true (Ray: CancelledError in the coroutine) so it can free its state; the
+ * references it awaited may be unsettled, its returns are dropped and the
+ * caller gets LUMEN_ERR_ACTOR_DIED. */
+typedef lumen_status (*lumen_continuation_fn)(void *self, lumen_task_ctx *ctx, void *state);
+lumen_status lumen_await(lumen_task_ctx *ctx, const lumen_ref *refs, size_t n, lumen_continuation_fn k,
+                         void *state);
+int lumen_await_cancelled(const lumen_task_ctx *ctx);
 
 /* ---- introspection ------------------------------------------------------ */
 typedef struct lumen_store_stats {

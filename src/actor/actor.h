@@ -75,7 +75,21 @@ typedef struct lm_actor_inst {
     int state;
     int restartable;
     char cause[512];
+    /* async actors (async.c): one thread, calls in flight */
+    int is_async;
+    int inflight;                   /* calls parked in lumen_await (its thread) */
+    lumen_task_ctx *flight;         /* those calls (its thread) */
+    lumen_task_ctx *ready_head, *ready_tail; /* awaits that settled (lock) */
+    lumen_task_ctx *awaited;        /* set by the run that just returned PENDING */
 } lm_actor_inst;
+
+/* ---- async.c: async actors ---- */
+/* the actor's thread, no lock held: park c (its method returned PENDING)
+ * and arm what it awaits */
+void lm_actor_await_park(lm_rt *rt, lm_actor_inst *a, lumen_task_ctx *c);
+void lm_actor_await_unpark(lm_actor_inst *a, lumen_task_ctx *c); /* its thread: about to resume */
+/* the last thread of a dead async actor: answer every call in flight */
+void lm_actor_await_end(lm_rt *rt, lm_actor_inst *a, const char *msg);
 
 
 void lm_actor_host_accept(lm_rt *rt, lm_task *t); /* CREATE or CALL arrived; takes t */

@@ -91,11 +91,18 @@ static lumen_status read_options(lm_rt *rt, const lumen_actor_options *o, lm_tas
             return lm_error(LUMEN_ERR_INVALID_ARG, "max_task_retries %d < -1", o->max_task_retries);
         c->a.max_task_retries = o->max_task_retries;
     }
+    if (f & LUMEN_ACTOR_ASYNC) {
+        t->async_actor = o->is_async != 0;
+        if (t->async_actor)
+            t->max_concurrency = 1000; /* Ray's default for async actors */
+    }
     if (f & LUMEN_ACTOR_MAX_CONCURRENCY) {
+        /* threads (a threaded actor) or calls in flight (an async one) */
+        int cap = t->async_actor ? 1000000 : 1024;
         if (o->max_concurrency < 1)
             return lm_error(LUMEN_ERR_INVALID_ARG, "max_concurrency %d < 1", o->max_concurrency);
-        if (o->max_concurrency > 1024)
-            return lm_error(LUMEN_ERR_OUT_OF_RANGE, "max_concurrency %d > 1024", o->max_concurrency);
+        if (o->max_concurrency > cap)
+            return lm_error(LUMEN_ERR_OUT_OF_RANGE, "max_concurrency %d > %d", o->max_concurrency, cap);
         t->max_concurrency = o->max_concurrency;
     }
     if (f & LUMEN_ACTOR_MAX_PENDING_CALLS) {

@@ -74,6 +74,9 @@ void lm_actor_host_free(lm_rt *rt)
 
 static void *actor_main(void *arg);
 
+/* threads an actor may run: an async actor has one, whatever its concurrency */
+static int max_threads(const lm_actor_inst *a) { return a->is_async ? 1 : a->max_concurrency; }
+
 /* inst->lock held */
 static void spawn(lm_rt *rt, lm_actor_inst *a)
 {
@@ -177,6 +180,11 @@ static void finish(lm_rt *rt, lm_actor_inst *a)
             break;
         }
     pthread_mutex_unlock(&rt->actor_lock);
+    if (a->flight) { /* an async actor's calls still awaiting */
+        char msg[800];
+        died_msg(a, msg, sizeof msg);
+        lm_actor_await_end(rt, a, msg);
+    }
     if (a->constructed && a->klass.destroy)
         a->klass.destroy(a->self);
     pthread_mutex_lock(&rt->exec_lock);
@@ -240,11 +248,35 @@ static void run_call(lm_rt *rt, lm_actor_inst *a, lm_task *t)
         die(rt, a, 0, "terminated by lumen_actor_terminate (after the calls made before it)");
     } else {
         int out = lm_task_execute(rt, t, a);
+        if (out == LM_RUN_PENDING) { /* an async actor's method awaits: t lives with it */
+            lumen_task_ctx *c = a->awaited;
+            a->awaited = NULL;
+            lm_actor_await_park(rt, a, c);
+            return;
+        }
         if (out == LM_RUN_FATAL)
             die(rt, a, 1, a->cause);
         else if (out == LM_RUN_EXIT)
             die(rt, a, 0, "exited with lumen_actor_exit");
     }
+    lm_task_free(t);
+}
+
+/* an async actor's call whose awaited references settled: its continuation */
+static void resume_call(lm_rt *rt, lm_actor_inst *a, lumen_task_ctx *c)
+{
+    lm_task *t = c->task;
+    lm_actor_await_unpark(a, c);
+    int out = lm_task_resume(rt, c);
+    if (out == LM_RUN_PENDING) {
+        a->awaited = NULL;
+        lm_actor_await_park(rt, a, c);
+        return;
+    }
+    if (out == LM_RUN_FATAL)
+        die(rt, a, 1, a->cause);
+    else if (out == LM_RUN_EXIT)
+        die(rt, a, 0, "exited with lumen_actor_exit");
     lm_task_free(t);
 }
 
@@ -286,13 +318,26 @@ static void *actor_main(void *arg)
         }
         if (a->state == INST_DEAD || atomic_load(&rt->stop_threads))
             break;
-        lm_task *t = a->state == INST_ALIVE ? a->head : NULL;
+        if (a->ready_head) { /* async: a continuation can run */
+            lumen_task_ctx *c = a->ready_head;
+            a->ready_head = c->rnext;
+            if (!a->ready_head)
+                a->ready_tail = NULL;
+            a->idle--;
+            pthread_mutex_unlock(&a->lock);
+            resume_call(rt, a, c);
+            pthread_mutex_lock(&a->lock);
+            a->idle++;
+            last_work = lm_now_ns();
+            continue;
+        }
+        lm_task *t = a->state == INST_ALIVE && a->inflight < a->max_concurrency ? a->head : NULL;
         if (t) {
             a->head = t->next;
             if (!a->head)
                 a->tail = NULL;
             a->idle--;
-            if (a->head && a->idle == 0 && a->nthreads < a->max_concurrency)
+            if (a->head && a->idle == 0 && a->nthreads < max_threads(a))
                 spawn(rt, a);
             pthread_mutex_unlock(&a->lock);
             run_call(rt, a, t);
@@ -363,6 +408,7 @@ static void accept_create(lm_rt *rt, lm_task *t)
     strcpy(a->cls, t->m.fn);
     memcpy(a->demand, t->m.demand, sizeof a->demand);
     a->max_concurrency = t->m.max_concurrency > 0 ? t->m.max_concurrency : 1;
+    a->is_async = (t->m.flags & LM_TASK_ASYNC) != 0;
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->cv, NULL);
     a->create = t;
@@ -406,7 +452,7 @@ void lm_actor_host_accept(lm_rt *rt, lm_task *t)
             a->tail = t;
             if (a->sleepers)
                 pthread_cond_signal(&a->cv);
-            else if (a->idle == 0 && a->nthreads < a->max_concurrency)
+            else if (a->idle == 0 && a->nthreads < max_threads(a))
                 spawn(rt, a);
             t = NULL;
         }

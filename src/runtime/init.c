@@ -251,6 +251,7 @@ static lumen_status start(MPI_Comm parent, int owns_mpi, const lumen_init_option
     pthread_mutex_init(&rt->sleep_lock, NULL);
     pthread_cond_init(&rt->sleep_cv, NULL);
     pthread_mutex_init(&rt->actor_lock, NULL);
+    pthread_mutex_init(&rt->cb_lock, NULL);
     rt->next_tag = LM_TAG_DATA_MIN;
 
     int rank_is_node = 0;
@@ -433,6 +434,7 @@ static void free_tables(lm_rt *rt)
         lm_obj *o = rt->objs[b];
         while (o) {
             lm_obj *n = o->hnext;
+            lm_watches_abandon(rt, o);
             while (o->deps) {
                 lm_dep *d = o->deps;
                 o->deps = d->next;
@@ -487,6 +489,7 @@ lumen_status lumen_finalize(void)
     lm_outbox_discard(rt);
     rt->tp->ops->destroy(rt->tp);
     free_tables(rt);
+    lm_callbacks_free(rt); /* after free_tables: abandoned watches join the list */
     lm_store_close(rt->store, rt->node_rank == 0);
     lm_state_remove_rank(rt);
     lm_output_stop();

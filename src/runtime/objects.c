@@ -123,6 +123,8 @@ static void finish(lm_rt *rt, lm_obj *o)
         free(d);
         d = n;
     }
+    if (o->watches)
+        lm_watches_fire(rt, o);
     if (o->nsubs)
         lm_obj_publish(rt, o);
     if (rt->ready_waiters)

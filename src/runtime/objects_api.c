@@ -287,6 +287,8 @@ lumen_status lumen_get(lumen_ref ref, int64_t timeout_ms, lumen_value *out)
     if (!out)
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_get: out is NULL");
     memset(out, 0, sizeof *out);
+    if (lm_tls_in_callback && timeout_ms != 0)
+        return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_get may not block inside a completion callback (timeout 0 only)");
     lm_oid id = lm_oid_from_ref(ref);
     lumen_status st;
     uint64_t deadline = deadline_of(timeout_ms);
@@ -312,12 +314,7 @@ lumen_status lumen_get(lumen_ref ref, int64_t timeout_ms, lumen_value *out)
         o = lm_obj_lookup_ref(rt, ref, &st);
     }
     if (o->state == LM_OBJ_ERROR) {
-        /* error kinds: LM_ERRK_* */
-        static const lumen_status kinds[] = {LUMEN_ERR_TASK_FAILED, LUMEN_ERR_TASK_CANCELLED,
-                                             LUMEN_ERR_UNKNOWN_FUNCTION, LUMEN_ERR_ACTOR_DIED,
-                                             LUMEN_ERR_ACTOR_DIED};
-        st = lm_error_str(o->type < 5 ? kinds[o->type] : LUMEN_ERR_TASK_FAILED,
-                          o->data ? o->data : "task failed");
+        st = lm_error_str(lm_obj_status(o), o->data ? o->data : "task failed");
     } else if (o->in_store) {
         /* restoring a spilled object needs space: wait for it like a put,
          * without holding the runtime lock while waiting */
@@ -431,6 +428,8 @@ lumen_status lumen_wait(const lumen_ref *refs, size_t n, size_t num_returns, int
     CHECK_INIT(rt);
     if (n && (!refs || !ready))
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_wait: NULL array");
+    if (lm_tls_in_callback && timeout_ms != 0)
+        return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_wait may not block inside a completion callback (timeout 0 only)");
     if (num_returns > n)
         return lm_error(LUMEN_ERR_OUT_OF_RANGE, "lumen_wait: num_returns %zu > %zu refs", num_returns, n);
     lm_oid *ids = malloc((n ? n : 1) * sizeof *ids);

@@ -315,6 +315,10 @@ static void *progress_main(void *arg)
     while (!atomic_load(&rt->stop_threads)) {
         int n = lm_progress(rt);
         lm_preempt_poll(rt);
+        if (atomic_load(&rt->ncallbacks)) { /* lumen_ref_on_ready: no lock held here */
+            lm_callbacks_run(rt);
+            n++;
+        }
         uint64_t now = lm_now_ns();
         if (n > 0) {
             last_active = now;
@@ -330,7 +334,7 @@ static void *progress_main(void *arg)
         deadline_ts(&ts, others_polling ? 100000 : nap);
         pthread_mutex_lock(&rt->sleep_lock);
         rt->progress_sleeping = 1;
-        if (atomic_load(&rt->outbox_n) == 0 && !atomic_load(&rt->stop_threads))
+        if (atomic_load(&rt->outbox_n) == 0 && atomic_load(&rt->ncallbacks) == 0 && !atomic_load(&rt->stop_threads))
             pthread_cond_timedwait(&rt->sleep_cv, &rt->sleep_lock, &ts);
         rt->progress_sleeping = 0;
         pthread_mutex_unlock(&rt->sleep_lock);

@@ -10,7 +10,8 @@
  * the transport; any thread that waits takes the role itself if it is free.
  *
  * Locks, always taken in this order and never the reverse:
- *   progress_lock -> rt->lock -> rt->exec_lock / outbox_lock.
+ *   progress_lock -> rt->lock -> rt->exec_lock / outbox_lock / cb_lock /
+ *   a completion queue's lock / (actor_lock ->) an actor instance's lock.
  * progress_lock is taken with trylock, except by a thread holding no other
  * lock (fetch.c posts a receive that way).
  * Nothing calls lm_progress() while holding rt->lock.
@@ -89,7 +90,22 @@ typedef struct lm_obj {
     /* owned: ranks to send the value to when it completes */
     int *subs;
     int nsubs;
+    struct lm_watch *watches; /* completion queues, callbacks, awaits (completion.c) */
 } lm_obj;
+
+/* ---- watching an object settle (completion.c) ---------------------------
+ * A watch holds one count of its object (o->refs) while armed. When the
+ * object settles, fire runs with rt->lock held (it may take only locks
+ * below it: a queue's, an actor's) and owns w afterwards; o is NULL when the
+ * runtime ends with the object unsettled. */
+struct lm_rt;
+typedef struct lm_watch {
+    struct lm_watch *next;
+    void (*fire)(struct lm_rt *rt, struct lm_watch *w, lumen_status st);
+    lumen_ref ref;
+    void *arg;
+    uint64_t tag;
+} lm_watch;
 
 /* ---- tasks submitted by this rank (submit.c) --------------------------- */
 typedef struct lm_task_rec {
@@ -112,6 +128,7 @@ typedef struct lm_task_rec {
     uint8_t kind;        /* LM_KIND_* */
     lm_oid actor;
     int max_concurrency; /* CREATE */
+    uint8_t async_actor; /* CREATE: lumen_actor_options.is_async */
     uint64_t aseq;       /* CALL: order of this rank's calls to the actor */
     uint32_t incarnation;/* CALL: the actor incarnation it was sent to */
     int ready;           /* CALL: arguments resolved, may be sent */
@@ -155,6 +172,17 @@ struct lumen_task_ctx {
     int actor_fatal;                  /* lumen_actor_fatal was called */
     int num_gpu_ids;                  /* GPUs assigned to the running task */
     int gpu_ids[LUMEN_MAX_GPU_IDS];
+    lumen_method_fn method;           /* a CALL's method */
+    uint64_t t0, bytes;               /* start (wall us) and argument bytes, for the timeline */
+    /* async actors (actor/async.c): what a method awaits, and its continuation */
+    lumen_continuation_fn resume;
+    void *resume_state;
+    size_t await_n;
+    int await_left;                   /* watches not fired yet (rt->lock) */
+    struct lm_watch *await_watches;   /* await_n of them, refs inside */
+    struct lumen_task_ctx *anext, *aprev; /* the actor's calls in flight (its thread only) */
+    struct lumen_task_ctx *rnext;     /* the actor's ready list (its lock) */
+    int await_cancelled;              /* the actor ended: the continuation's last run */
     char error[512];
 };
 
@@ -266,6 +294,10 @@ typedef struct lm_rt {
                                       state file was written (progress role) */
     uint64_t state_written_ns;
     int spread_rr;
+    /* completion callbacks waiting for the progress thread (cb_lock) */
+    pthread_mutex_t cb_lock;
+    struct lm_watch *cb_head, *cb_tail;
+    atomic_int ncallbacks;
 
     /* lifecycle */
     atomic_int shutdown;     /* SHUTDOWN seen or sent */
@@ -327,6 +359,19 @@ void lm_obj_wval(lm_rt *rt, lm_obj *o, lm_wval *v);
 int lm_obj_inner_ref(const lm_obj *o, lm_oid *inner, uint64_t *weight);
 /* validate a user's ref: returns the entry or NULL with the error set */
 lm_obj *lm_obj_lookup_ref(lm_rt *rt, lumen_ref ref, lumen_status *st);
+
+/* completion.c */
+/* rt->lock held: arm w on o (takes a count of o; fires at once if settled) */
+void lm_watch_arm(lm_rt *rt, lm_obj *o, lm_watch *w);
+/* rt->lock held: take w off its object if still armed; 1 if it was (then
+ * nothing fires and the caller owns w) */
+int lm_watch_disarm(lm_rt *rt, lm_watch *w);
+void lm_watches_fire(lm_rt *rt, lm_obj *o); /* rt->lock held: o settled */
+void lm_watches_abandon(lm_rt *rt, lm_obj *o); /* finalize: fire with SHUTDOWN */
+lumen_status lm_obj_status(const lm_obj *o); /* settled: OK or the error's status (no detail) */
+void lm_callbacks_run(lm_rt *rt);         /* progress thread, no lock held */
+void lm_callbacks_free(lm_rt *rt);        /* finalize */
+extern _Thread_local int lm_tls_in_callback;
 
 /* borrow.c: references crossing ranks (Ray's borrower protocol). A rank
  * that sends a reference in a message first exports it (one more unit at the
@@ -396,7 +441,13 @@ lumen_status lm_parse_resources(lm_rt *rt, const char *spec, double *demand, int
  * its owner; returns 0, or LM_RUN_FATAL / LM_RUN_EXIT for actors */
 #define LM_RUN_FATAL 1
 #define LM_RUN_EXIT 2
+#define LM_RUN_PENDING 3 /* an async actor's method awaits: inst->awaited holds its ctx */
 int lm_task_execute(lm_rt *rt, lm_task *t, struct lm_actor_inst *inst);
+int lm_task_resume(lm_rt *rt, lumen_task_ctx *c); /* run the continuation; same outcomes */
+/* answer the owner with "actor died" (msg) and free c: an in-flight call of
+ * an async actor that ended */
+void lm_task_ctx_fail(lm_rt *rt, lumen_task_ctx *c, const char *msg);
+void lm_ctx_await_drop(lumen_task_ctx *c); /* actor/async.c: forget an unarmed await */
 void lm_task_reply_error(lm_rt *rt, lm_task *t, const char *msg, int kind);
 void lm_task_reply_error_async(lm_rt *rt, lm_task *t, const char *msg, int kind); /* via the outbox */
 lm_task *lm_task_from_msg(lm_rt *rt, int src, void *buf, size_t len); /* NULL: malformed (buf freed) */

@@ -183,6 +183,8 @@ void lm_task_encode(lm_rt *rt, lm_task_rec *t, lm_wbuf *w)
     m->kind = t->kind;
     m->actor_id = t->actor;
     m->max_concurrency = t->max_concurrency;
+    if (t->async_actor)
+        m->flags |= LM_TASK_ASYNC;
     m->bundle = -1;
     if (t->strat.kind == LUMEN_SCHED_PLACEMENT_GROUP) {
         m->pg_id = lm_oid_from_ref((lumen_ref){{t->strat.pg.opaque_[0], t->strat.pg.opaque_[1]}});

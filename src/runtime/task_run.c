@@ -192,61 +192,64 @@ static char *failure_message(lm_rt *rt, lm_task *t, lumen_task_ctx *c, lumen_sta
     return msg;
 }
 
-int lm_task_execute(lm_rt *rt, lm_task *t, lm_actor_inst *inst)
+/* Call the function, method, constructor or continuation of c. Returns its
+ * status with the returns sealed, or LUMEN_PENDING when an async actor's
+ * method awaits (lumen_await recorded what). */
+static lumen_status invoke(lm_rt *rt, lumen_task_ctx *c)
 {
-    lumen_task_ctx *c = calloc(1, sizeof *c);
-    if (!c) {
-        lm_task_reply_error(rt, t, "executor out of memory", 0);
-        return LM_RUN_FATAL;
-    }
-    c->task = t;
-    c->rt = rt;
-    c->actor = inst;
-    const int *slots = inst ? inst->gpu_slot : t->gpu_slot;
-    c->num_gpu_ids = inst ? inst->ngpu : t->ngpu;
-    for (int i = 0; i < c->num_gpu_ids; i++)
-        c->gpu_ids[i] = rt->gpu_id[slots[i]];
+    lm_task *t = c->task;
+    lm_actor_inst *inst = c->actor;
     lumen_status st;
+    lm_error_clear();
+    lm_tls_ctx = c;
+    if (c->resume) {
+        lumen_continuation_fn k = c->resume;
+        void *state = c->resume_state;
+        lm_ctx_await_drop(c); /* the await is over; k may await again */
+        st = k(inst->self, c, state);
+    } else if (t->m.kind == LM_KIND_TASK) {
+        st = t->fn(c);
+    } else if (t->m.kind == LM_KIND_CALL) {
+        st = c->method(inst->self, c);
+    } else {
+        st = inst->klass.init(c, &inst->self);
+        if (st == LUMEN_OK) {
+            inst->constructed = 1;
+            lumen_return_i64(c, 0, 1);
+        }
+    }
+    lm_tls_ctx = NULL;
+    if (st == LUMEN_PENDING) {
+        if (c->resume && !c->actor_fatal && !c->actor_exit)
+            return LUMEN_PENDING;
+        st = lm_error(LUMEN_ERR_INVALID_ARG, "%s '%s' returned LUMEN_PENDING without lumen_await",
+                      t->m.kind == LM_KIND_CALL ? "method" : "task", t->m.fn);
+    }
+    lm_ctx_await_drop(c); /* lumen_await called, then an error returned */
+    if (c->actor_fatal)
+        st = LUMEN_ERR_ACTOR_DIED;
+    else if (st == LUMEN_ERR_ACTOR_DIED)
+        st = LUMEN_ERR_TASK_FAILED; /* passing on another actor's death is an ordinary failure */
+    if (st == LUMEN_OK)
+        st = lm_ctx_seal_returns(c);
+    (void)rt;
+    return st;
+}
+
+/* The end of a run: answer the owner (the results, or an error naming the
+ * function, rank and cause), give back the arguments, free c. */
+static int task_finish(lm_rt *rt, lumen_task_ctx *c, lumen_status st, int ran, int reply)
+{
+    lm_task *t = c->task;
+    lm_actor_inst *inst = c->actor;
     char *msg = NULL;
     int outcome = 0;
-    lumen_method_fn method = NULL;
-    if (t->m.kind == LM_KIND_CALL)
-        method = lm_registry_method(inst->cls, t->m.fn);
-    if (t->m.kind == LM_KIND_TASK && !t->fn) {
-        st = lm_error(LUMEN_ERR_UNKNOWN_FUNCTION, "unknown remote function '%s' on rank %d", t->m.fn, rt->rank);
-    } else if (t->m.kind == LM_KIND_CALL && !method) {
-        st = lm_error(LUMEN_ERR_UNKNOWN_FUNCTION, "actor class '%s' has no method '%s'", inst->cls, t->m.fn);
-    } else {
-        st = resolve_args(rt, c);
-        uint64_t t0 = lm_wall_us(), bytes = 0;
-        for (int i = 0; i < t->m.nargs; i++)
-            bytes += c->argn[i];
-        if (st == LUMEN_OK) {
-            lm_error_clear();
-            lm_tls_ctx = c;
-            if (t->m.kind == LM_KIND_TASK) {
-                st = t->fn(c);
-            } else if (t->m.kind == LM_KIND_CALL) {
-                st = method(inst->self, c);
-            } else {
-                st = inst->klass.init(c, &inst->self);
-                if (st == LUMEN_OK) {
-                    inst->constructed = 1;
-                    lumen_return_i64(c, 0, 1);
-                }
-            }
-            lm_tls_ctx = NULL;
-            if (c->actor_fatal)
-                st = LUMEN_ERR_ACTOR_DIED;
-            else if (st == LUMEN_ERR_ACTOR_DIED)
-                st = LUMEN_ERR_TASK_FAILED; /* passing on another actor's death is an ordinary failure */
-            if (st == LUMEN_OK)
-                st = lm_ctx_seal_returns(c);
-        }
+    if (ran)
         lm_timeline_record(rt, t->m.kind == LM_KIND_CALL ? LM_EV_CALL : t->m.kind == LM_KIND_CREATE ? LM_EV_CREATE : LM_EV_TASK,
-                           t->m.fn, inst ? inst->cls : NULL, t0, lm_wall_us(), bytes, st != LUMEN_OK);
-    }
-    if (st != LUMEN_OK) {
+                           t->m.fn, inst ? inst->cls : NULL, c->t0, lm_wall_us(), c->bytes, st != LUMEN_OK);
+    if (!reply) {
+        /* answered already (lm_task_ctx_fail) */
+    } else if (st != LUMEN_OK) {
         msg = failure_message(rt, t, c, st);
         for (int i = 0; i < t->m.num_returns; i++)
             lm_ctx_drop_return(c, i);
@@ -298,6 +301,65 @@ int lm_task_execute(lm_rt *rt, lm_task *t, lm_actor_inst *inst)
     }
     for (int i = 0; i < LUMEN_MAX_RETURNS; i++)
         free(c->retfree[i]);
+    lm_ctx_await_drop(c);
     free(c);
     return outcome;
+}
+
+int lm_task_execute(lm_rt *rt, lm_task *t, lm_actor_inst *inst)
+{
+    lumen_task_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        lm_task_reply_error(rt, t, "executor out of memory", 0);
+        return LM_RUN_FATAL;
+    }
+    c->task = t;
+    c->rt = rt;
+    c->actor = inst;
+    const int *slots = inst ? inst->gpu_slot : t->gpu_slot;
+    c->num_gpu_ids = inst ? inst->ngpu : t->ngpu;
+    for (int i = 0; i < c->num_gpu_ids; i++)
+        c->gpu_ids[i] = rt->gpu_id[slots[i]];
+    if (t->m.kind == LM_KIND_CALL)
+        c->method = lm_registry_method(inst->cls, t->m.fn);
+    lumen_status st;
+    int ran = 0;
+    if (t->m.kind == LM_KIND_TASK && !t->fn) {
+        st = lm_error(LUMEN_ERR_UNKNOWN_FUNCTION, "unknown remote function '%s' on rank %d", t->m.fn, rt->rank);
+    } else if (t->m.kind == LM_KIND_CALL && !c->method) {
+        st = lm_error(LUMEN_ERR_UNKNOWN_FUNCTION, "actor class '%s' has no method '%s'", inst->cls, t->m.fn);
+    } else {
+        st = resolve_args(rt, c);
+        c->t0 = lm_wall_us();
+        for (int i = 0; i < t->m.nargs; i++)
+            c->bytes += c->argn[i];
+        ran = 1;
+        if (st == LUMEN_OK)
+            st = invoke(rt, c);
+        if (st == LUMEN_PENDING) {
+            inst->awaited = c; /* the async actor's thread arms what it awaits */
+            return LM_RUN_PENDING;
+        }
+    }
+    return task_finish(rt, c, st, ran, 1);
+}
+
+int lm_task_resume(lm_rt *rt, lumen_task_ctx *c)
+{
+    lumen_status st = invoke(rt, c);
+    if (st == LUMEN_PENDING) {
+        c->actor->awaited = c;
+        return LM_RUN_PENDING;
+    }
+    return task_finish(rt, c, st, 1, 1);
+}
+
+void lm_task_ctx_fail(lm_rt *rt, lumen_task_ctx *c, const char *msg)
+{
+    lm_task *t = c->task;
+    for (int i = 0; i < t->m.num_returns; i++)
+        lm_ctx_drop_return(c, i);
+    snprintf(c->error, sizeof c->error, "%s", msg);
+    lm_task_reply_error(rt, t, msg, LM_ERRK_ACTOR_DIED);
+    task_finish(rt, c, LUMEN_ERR_ACTOR_DIED, 0, 0);
 }

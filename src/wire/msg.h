@@ -62,6 +62,7 @@ typedef struct lm_wval {
 #define LM_TASK_HOPS_SHIFT 8     /* bits 8-15: how many times it was stolen */
 #define LM_TASK_MAX_HOPS 3
 #define LM_TASK_PINNED 2u        /* flag: must run where it was sent (no stealing) */
+#define LM_TASK_ASYNC 4u         /* flag (CREATE): an async actor (lumen_await) */
 
 /* what a TASK message asks for */
 #define LM_KIND_TASK 0           /* a remote function */

@@ -73,3 +73,7 @@ foreach(np 2 4)
     PASS_REGULAR_EXPRESSION "\\(rank 1\\) hello from rank 1"
     FAIL_REGULAR_EXPRESSION "\\(rank 0\\);CHECK failed")
 endforeach()
+# asynchronous completion: completion queues, callbacks, async actors
+lumen_mpi_test(async_completion)
+lumen_mpi_test(async_completion ENV LUMEN_RANK_IS_NODE=1 SUFFIX _pernode)
+lumen_mpi_test(async_actor)
