@@ -81,6 +81,8 @@ static int g_rank, g_size;
 #define ACTOR_BATCH 1000                    /* 1:1 async/concurrent, 1:n per actor */
 #define ACTOR_NN_CALLS 5000                 /* per client, n:n actor calls async */
 #define ACTOR_CONCURRENCY 16                /* 1:1 actor calls concurrent */
+#define ASYNC_IN_FLIGHT 100                 /* async actor calls: calls kept in flight */
+#define ASYNC_CALLS 2000                    /* async actor calls: calls per step */
 #define NUM_PGS 100                         /* placement groups per timed step */
 #define MAX_RANKS 64                        /* ranks the multi-rank figures use */
 /* No figure waits this long for one result: a get that times out is a hang in
@@ -314,6 +316,20 @@ LUMEN_METHOD(MbActor, small_value)
 {
     (void)self;
     return lumen_return_bytes(ctx, 0, "ok", 2);
+}
+
+/* async def small_value(self): an async actor's method that awaits (here
+ * nothing: the continuation runs at the actor's next turn) and returns b"ok" */
+static lumen_status mb_small_value_k(void *self, lumen_task_ctx *ctx, void *state)
+{
+    (void)self;
+    (void)state;
+    return lumen_return_bytes(ctx, 0, "ok", 2);
+}
+LUMEN_METHOD(MbActor, small_value_async)
+{
+    (void)self;
+    return lumen_await(ctx, NULL, 0, mb_small_value_k, NULL);
 }
 
 /* where the actor runs, to check its placement */
@@ -576,12 +592,17 @@ static double step_cross_get(void *arg, double *secs)
 /* ---- actor and placement group figures (driver) -------------------------------- */
 /* A fresh MbActor on rank r (every rank offers "mb_actor<r>=1000"), as Ray's
  * num_cpus=0 actor; waits until its constructor ran and checks where. */
+static int g_async_actor; /* the next actor_on_rank makes an async actor */
 static lumen_actor actor_on_rank(int r, int max_concurrency)
 {
     char res[32];
     snprintf(res, sizeof res, "mb_actor%d=1", r);
     lumen_actor_options o = {.field_mask = LUMEN_ACTOR_NUM_CPUS | LUMEN_ACTOR_RESOURCES,
                              .num_cpus = 0.0, .resources = res};
+    if (g_async_actor) {
+        o.field_mask |= LUMEN_ACTOR_ASYNC;
+        o.is_async = 1;
+    }
     if (max_concurrency > 1) {
         o.field_mask |= LUMEN_ACTOR_MAX_CONCURRENCY;
         o.max_concurrency = max_concurrency;
@@ -635,6 +656,47 @@ static double step_actor_async(void *arg, double *secs)
     release_all(g_refs, n);
     *secs = now_s() - t0;
     return (double)n;
+}
+
+/* ASYNC_CALLS calls to one async actor, ASYNC_IN_FLIGHT at a time: a
+ * completion queue says which finished, and each finished call makes room
+ * for the next (no thread blocked per call on either side) */
+static double step_actor_async_in_flight(void *arg, double *secs)
+{
+    lumen_actor a = ((actors_arg *)arg)->a[0];
+    lumen_completion_queue *cq;
+    TRY(lumen_cq_create(&cq));
+    int sent = 0, done = 0;
+    double t0 = now_s();
+    for (; sent < ASYNC_IN_FLIGHT; sent++) {
+        lumen_ref r;
+        TRY(lumen_actor_call(a, "small_value_async", NULL, 0, NULL, &r));
+        TRY(lumen_cq_add(cq, r, 0));
+        TRY(lumen_ref_release(r)); /* the queue holds it until it settles */
+    }
+    while (done < ASYNC_CALLS) {
+        lumen_completion c[64];
+        size_t n;
+        TRY(lumen_cq_wait(cq, c, 64, GET_TIMEOUT_MS, &n));
+        if (n == 0) {
+            fprintf(stderr, "# %s: no call finished within %d ms\n", g_figure, GET_TIMEOUT_MS);
+            exit(1);
+        }
+        for (size_t k = 0; k < n; k++) {
+            TRY(c[k].status);
+            done++;
+            if (sent < ASYNC_CALLS) {
+                lumen_ref r;
+                TRY(lumen_actor_call(a, "small_value_async", NULL, 0, NULL, &r));
+                TRY(lumen_cq_add(cq, r, 0));
+                TRY(lumen_ref_release(r));
+                sent++;
+            }
+        }
+    }
+    *secs = now_s() - t0;
+    TRY(lumen_cq_destroy(cq));
+    return ASYNC_CALLS;
 }
 
 static double step_actor_nn(void *arg, double *secs)
@@ -861,6 +923,15 @@ int main(int argc, char **argv)
             g_figure = name;
             aa.a[aa.n++] = actor_on_rank(1, ACTOR_CONCURRENCY);
             measure(name, step_actor_async, &aa, NULL);
+            release_actors(&aa);
+        }
+        if (wanted(name = "async actor calls")) {
+            /* an async actor (one thread) with ASYNC_IN_FLIGHT calls at once */
+            g_figure = name;
+            g_async_actor = 1;
+            aa.a[aa.n++] = actor_on_rank(1, ASYNC_IN_FLIGHT);
+            g_async_actor = 0;
+            measure(name, step_actor_async_in_flight, &aa, NULL);
             release_actors(&aa);
         }
         int nr = g_size < MAX_RANKS ? g_size : MAX_RANKS;
