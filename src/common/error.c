@@ -36,6 +36,7 @@ const char *lumen_strerror(lumen_status st)
     case LUMEN_ERR_PENDING_CALLS_EXCEEDED: return "too many pending calls to the actor";
     case LUMEN_ERR_NOT_FOUND: return "not found";
     case LUMEN_ERR_ALREADY_EXISTS: return "already exists";
+    case LUMEN_ERR_END_OF_STREAM: return "end of stream";
     }
     return "unknown status code";
 }

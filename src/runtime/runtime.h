@@ -121,6 +121,10 @@ typedef struct lm_task_rec {
     /* scheduling strategy (tasks) and placement group (tasks and actors) */
     lumen_scheduling_strategy strat;
     int bundle;          /* bundle chosen at dispatch */
+    /* streaming generators (generator.c): the caller's handle, registered
+     * under the task id when the id is made */
+    struct lumen_generator *gen;
+    uint32_t gen_bound;  /* back-pressure bound sent to the executor */
 } lm_task_rec;
 
 /* ---- tasks to run on this rank (executor.c) ---------------------------- */
@@ -155,6 +159,7 @@ struct lumen_task_ctx {
     int actor_fatal;                  /* lumen_actor_fatal was called */
     int num_gpu_ids;                  /* GPUs assigned to the running task */
     int gpu_ids[LUMEN_MAX_GPU_IDS];
+    struct lm_gen_prod *gen;          /* streaming task: its yield state (gen_yield.c) */
     char error[512];
 };
 

@@ -15,6 +15,7 @@
 #include "actor/actor.h"
 #include "common/error.h"
 #include "observe/observe.h"
+#include "runtime/generator.h"
 #include "runtime/registry.h"
 #include "runtime/runtime.h"
 
@@ -221,6 +222,8 @@ int lm_task_execute(lm_rt *rt, lm_task *t, lm_actor_inst *inst)
         uint64_t t0 = lm_wall_us(), bytes = 0;
         for (int i = 0; i < t->m.nargs; i++)
             bytes += c->argn[i];
+        if (st == LUMEN_OK && (t->m.flags & LM_TASK_STREAMING))
+            st = lm_gen_prod_begin(rt, c);
         if (st == LUMEN_OK) {
             lm_error_clear();
             lm_tls_ctx = c;
@@ -240,9 +243,13 @@ int lm_task_execute(lm_rt *rt, lm_task *t, lm_actor_inst *inst)
                 st = LUMEN_ERR_ACTOR_DIED;
             else if (st == LUMEN_ERR_ACTOR_DIED)
                 st = LUMEN_ERR_TASK_FAILED; /* passing on another actor's death is an ordinary failure */
+            if (c->gen) /* streaming: the item count, or cancelled */
+                st = lm_gen_prod_end(rt, c, st);
             if (st == LUMEN_OK)
                 st = lm_ctx_seal_returns(c);
         }
+        if (c->gen) /* never ran */
+            st = lm_gen_prod_end(rt, c, st);
         lm_timeline_record(rt, t->m.kind == LM_KIND_CALL ? LM_EV_CALL : t->m.kind == LM_KIND_CREATE ? LM_EV_CREATE : LM_EV_TASK,
                            t->m.fn, inst ? inst->cls : NULL, t0, lm_wall_us(), bytes, st != LUMEN_OK);
     }
@@ -252,6 +259,7 @@ int lm_task_execute(lm_rt *rt, lm_task *t, lm_actor_inst *inst)
             lm_ctx_drop_return(c, i);
         int kind = st == LUMEN_ERR_UNKNOWN_FUNCTION ? LM_ERRK_UNKNOWN_FN
                    : c->actor_fatal                 ? LM_ERRK_ACTOR_FATAL
+                   : (t->m.flags & LM_TASK_STREAMING) && st == LUMEN_ERR_TASK_CANCELLED ? LM_ERRK_CANCELLED
                                                     : LM_ERRK_FAILED;
         lm_task_reply_error(rt, t, msg ? msg : "task failed", kind);
         lm_log(LUMEN_LOG_INFO, "%s", msg ? msg : "task failed");

@@ -140,6 +140,7 @@ void lm_msg_encode_task(lm_wbuf *w, const lm_task_msg *m)
     lm_w_u32(w, (uint32_t)m->max_concurrency);
     w_oid(w, m->pg_id);
     lm_w_u32(w, (uint32_t)m->bundle);
+    lm_w_u32(w, m->gen_bound);
     lm_w_u16(w, m->nargs);
     for (int i = 0; i < m->nargs; i++)
         w_val(w, &m->args[i]);
@@ -172,7 +173,13 @@ lumen_status lm_msg_decode_task(const void *buf, size_t len, lm_task_msg *m)
     m->max_concurrency = (int32_t)lm_r_u32(&r);
     m->pg_id = r_oid(&r);
     m->bundle = (int32_t)lm_r_u32(&r);
+    m->gen_bound = lm_r_u32(&r);
     if (m->kind > LM_KIND_CALL || m->max_concurrency < 0 || m->bundle < -1)
+        return LUMEN_ERR_PROTOCOL;
+    /* a generator is a task or a method with one return (its item count) */
+    if ((m->flags & LM_TASK_STREAMING) && (m->kind == LM_KIND_CREATE || m->num_returns != 1))
+        return LUMEN_ERR_PROTOCOL;
+    if (!(m->flags & LM_TASK_STREAMING) && m->gen_bound != 0)
         return LUMEN_ERR_PROTOCOL;
     m->nargs = lm_r_u16(&r);
     if (m->nargs > LUMEN_MAX_ARGS)
@@ -253,7 +260,7 @@ lumen_status lm_msg_decode_small(const void *buf, size_t len, lm_msg_type type, 
 {
     lm_rbuf r;
     if (type == LM_MSG_TASK || type == LM_MSG_DONE || type == LM_MSG_FETCH || type == LM_MSG_VALUE ||
-        type == LM_MSG_CTL ||
+        type == LM_MSG_CTL || type == LM_MSG_YIELD ||
         !open_msg(&r, buf, len, type))
         return LUMEN_ERR_PROTOCOL;
     m->oid = r_oid(&r);
@@ -315,5 +322,36 @@ lumen_status lm_msg_decode_ctl(const void *buf, size_t len, lm_ctl_msg *m)
     for (int i = 0; i < LM_CTL_NS; i++)
         m->s[i] = lm_r_strref(&r, &m->slen[i]);
     m->blob = lm_r_blob(&r, &m->blob_len);
+    return r.ok && r.pos == r.len ? LUMEN_OK : LUMEN_ERR_PROTOCOL;
+}
+
+void lm_msg_encode_yield(lm_wbuf *w, const lm_yield_msg *m)
+{
+    size_t s;
+    begin(w, LM_MSG_YIELD, &s);
+    w_oid(w, m->task_id);
+    lm_w_u32(w, m->attempt);
+    lm_w_u32(w, (uint32_t)m->executor);
+    lm_w_u64(w, m->index);
+    w_val(w, &m->val);
+    end(w, s);
+}
+
+lumen_status lm_msg_decode_yield(const void *buf, size_t len, lm_yield_msg *m)
+{
+    lm_rbuf r;
+    if (!open_msg(&r, buf, len, LM_MSG_YIELD))
+        return LUMEN_ERR_PROTOCOL;
+    m->task_id = r_oid(&r);
+    m->attempt = lm_r_u32(&r);
+    m->executor = (int32_t)lm_r_u32(&r);
+    m->index = lm_r_u64(&r);
+    if (!r.ok || m->executor < 0 || m->index > LM_YIELD_INDEX_MAX)
+        return LUMEN_ERR_PROTOCOL;
+    r_val(&r, &m->val);
+    if (m->val.kind != LM_VAL_INLINE && m->val.kind != LM_VAL_STORE)
+        r.ok = 0;
+    if (m->val.type == LUMEN_TYPE_REF || m->val.type == LUMEN_TYPE_ACTOR)
+        r.ok = 0;
     return r.ok && r.pos == r.len ? LUMEN_OK : LUMEN_ERR_PROTOCOL;
 }

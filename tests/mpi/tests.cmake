@@ -73,3 +73,6 @@ foreach(np 2 4)
     PASS_REGULAR_EXPRESSION "\\(rank 1\\) hello from rank 1"
     FAIL_REGULAR_EXPRESSION "\\(rank 0\\);CHECK failed")
 endforeach()
+# streaming generators (lumen_remote_generator)
+lumen_mpi_test(generator_stream)
+lumen_mpi_test(generator_stream ENV LUMEN_RANK_IS_NODE=1 SUFFIX _pernode)
