@@ -3,9 +3,15 @@
  * lumen_yield_* does inside a streaming task, the pause when the caller is
  * too far behind (back-pressure), and cancel of a running producer.
  *
- * Each yield sends one YIELD message to the owner (a direct call when the
- * owner is this rank): small values inline, large ones written into this
- * node's store under the item's id, as task returns are. The owner acks how
+ * Each yield adds its item to the producer's batch, one YIELD message in
+ * the making (a direct call instead when the owner is this rank): small
+ * values inline, large ones written into this node's store under the
+ * item's id, as task returns are. The progress role sends what the batches
+ * hold each time it polls (lm_gen_flush), so items leave at once when the
+ * rank is idle and travel many to a message when it is busy; a full batch,
+ * a pause and the end of the task send it too. Batches are sent under
+ * gen_lock, so they enter the outbox in index order, before the DONE. The
+ * owner acks how
  * many items it has handed out only when a bound is set; the producer pauses
  * in its yield while `yielded - acked >= bound`, spinning first (driving
  * progress) and then sleeping on its own condition variable, which an ack
@@ -33,6 +39,8 @@ typedef struct lm_gen_prod {
     atomic_int cancelled;
     int waiting;            /* gen_lock */
     pthread_cond_t cv;
+    lm_wbuf batch;          /* gen_lock: a YIELD of batch_n items, not sent yet */
+    uint32_t batch_n;
     /* lumen_yield_alloc: the buffer waiting for its commit */
     void *abuf;
     size_t asize;
@@ -47,6 +55,28 @@ static lm_gen_prod *prods;
 #define LATE_CANCELS 64
 static lm_oid late_cancels[LATE_CANCELS];
 static unsigned late_next;
+static atomic_int flush_wanted; /* some batch holds items */
+
+/* gen_lock held: send p's batch */
+static void flush_locked(lm_rt *rt, lm_gen_prod *p)
+{
+    if (!p->batch_n)
+        return;
+    lm_msg_yield_end(&p->batch, p->batch_n);
+    lm_send_wbuf(rt, p->owner, &p->batch);
+    p->batch_n = 0;
+}
+
+void lm_gen_flush(lm_rt *rt)
+{
+    if (!atomic_load(&flush_wanted))
+        return;
+    atomic_store(&flush_wanted, 0);
+    pthread_mutex_lock(&gen_lock);
+    for (lm_gen_prod *p = prods; p; p = p->next)
+        flush_locked(rt, p);
+    pthread_mutex_unlock(&gen_lock);
+}
 
 static lm_gen_prod *prod_find(lm_oid task)
 {
@@ -96,6 +126,7 @@ lumen_status lm_gen_prod_end(lm_rt *rt, lumen_task_ctx *c, lumen_status st)
     if (!p)
         return st;
     pthread_mutex_lock(&gen_lock);
+    flush_locked(rt, p); /* before the DONE */
     lm_gen_prod **pp = &prods;
     while (*pp && *pp != p)
         pp = &(*pp)->next;
@@ -159,6 +190,11 @@ static void pause_for_acks(lm_rt *rt, lm_gen_prod *p)
 {
     uint64_t start = lm_now_ns();
     int blocked = 0;
+    if (must_pause(rt, p)) { /* the caller must see what we have */
+        pthread_mutex_lock(&gen_lock);
+        flush_locked(rt, p);
+        pthread_mutex_unlock(&gen_lock);
+    }
     while (must_pause(rt, p)) {
         uint64_t now = lm_now_ns();
         if (now - start < rt->spin_ns) {
@@ -209,19 +245,32 @@ static lumen_status check_ctx(lumen_task_ctx *c, const char *what)
     return LUMEN_OK;
 }
 
-/* Send item p->sent with value v, then pause if the caller is behind. */
+/* Send item p->sent with value v (or add it to the batch), then pause if
+ * the caller is behind. */
 static lumen_status send_item(lm_rt *rt, lm_gen_prod *p, const lm_wval *v)
 {
-    lm_yield_msg m = {.task_id = p->task, .attempt = p->attempt, .executor = rt->rank, .index = p->sent,
-                      .val = *v};
-    p->sent++;
+    uint64_t index = p->sent++;
     if (p->owner == rt->rank) {
-        lm_gen_handle_yield(rt, &m);
+        lm_gen_handle_items(rt, p->task, p->attempt, rt->rank, index, 1, v);
     } else {
-        lm_wbuf w;
-        lm_wbuf_init(&w, 64 + (v->kind == LM_VAL_INLINE ? (size_t)v->size : 0));
-        lm_msg_encode_yield(&w, &m);
-        lm_send_wbuf(rt, p->owner, &w);
+        int wake = 0;
+        pthread_mutex_lock(&gen_lock);
+        if (p->batch_n == 0) {
+            lm_wbuf_init(&p->batch, 256);
+            lm_msg_yield_begin(&p->batch, p->task, p->attempt, rt->rank, index);
+        }
+        lm_msg_yield_add(&p->batch, v);
+        p->batch_n++;
+        if (p->batch_n >= LM_YIELD_BATCH_MAX || p->batch.len >= 32768) {
+            flush_locked(rt, p);
+        } else if (p->batch_n == 1) {
+            atomic_store(&flush_wanted, 1);
+            wake = 1;
+        }
+        pthread_mutex_unlock(&gen_lock);
+        /* as lm_send: wake the progress thread only when nobody polls */
+        if (wake && atomic_load(&rt->progress_sleeping) && lm_now_ns() - atomic_load(&rt->last_poll_ns) > 50000)
+            lm_wake_progress(rt);
     }
     if (p->bound)
         pause_for_acks(rt, p);

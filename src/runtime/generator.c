@@ -81,23 +81,27 @@ static void drop_value(lm_rt *rt, const lm_wval *v)
         lm_send_small(rt, v->holder, LM_MSG_FREE, v->oid, 0, 0);
 }
 
-void lm_gen_handle_yield(lm_rt *rt, const lm_yield_msg *m)
+void lm_gen_handle_items(lm_rt *rt, lm_oid task, uint32_t attempt, int executor, uint64_t first, uint32_t n,
+                         const lm_wval *vals)
 {
+    (void)attempt; /* a generator runs once: there is only attempt 0 */
     pthread_mutex_lock(&rt->lock);
-    struct lumen_generator *g = gen_find(m->task_id);
-    lm_oid id = lm_stream_item_oid(m->task_id, m->index);
-    /* the value must be this item's: a STORE location under another id is forged */
-    int ok = g && !g->cancelled && m->index == g->received && lm_oid_owner(m->task_id) == rt->rank &&
-             (m->val.kind != LM_VAL_STORE || lm_oid_eq(m->val.oid, id));
-    lm_obj *o = ok ? lm_obj_new(rt, id) : NULL;
-    if (!o) {
-        drop_value(rt, &m->val);
-        pthread_mutex_unlock(&rt->lock);
-        return;
+    struct lumen_generator *g = gen_find(task);
+    for (uint32_t i = 0; i < n; i++) {
+        const lm_wval *v = &vals[i];
+        lm_oid id = lm_stream_item_oid(task, first + i);
+        /* the value must be this item's: a STORE location under another id is forged */
+        int ok = g && !g->cancelled && first + i == g->received && lm_oid_owner(task) == rt->rank &&
+                 (v->kind != LM_VAL_STORE || lm_oid_eq(v->oid, id));
+        lm_obj *o = ok ? lm_obj_new(rt, id) : NULL;
+        if (!o) {
+            drop_value(rt, v);
+            continue;
+        }
+        g->executor = executor;
+        g->received++;
+        lm_obj_complete(rt, o, v); /* its one reference is the handle's until next */
     }
-    g->executor = m->executor;
-    g->received++;
-    lm_obj_complete(rt, o, &m->val); /* its one reference is the handle's until next */
     pthread_mutex_unlock(&rt->lock);
 }
 

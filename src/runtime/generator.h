@@ -28,7 +28,10 @@ lumen_status lm_remote_submit(const char *fn, const lumen_arg *args, size_t narg
 
 /* generator.c (caller side) */
 void lm_gen_attach(lm_rt *rt, lm_task_rec *t);          /* rt->lock held: id just made */
-void lm_gen_handle_yield(lm_rt *rt, const lm_yield_msg *m); /* no lock held */
+/* items first .. first+n-1 of a task's attempt arrived (a YIELD message,
+ * or a direct call from a producer on this rank); no lock held */
+void lm_gen_handle_items(lm_rt *rt, lm_oid task, uint32_t attempt, int executor, uint64_t first, uint32_t n,
+                         const lm_wval *vals);
 
 /* gen_yield.c (producer side; gen_lock is a leaf lock of that file) */
 lumen_status lm_gen_prod_begin(lm_rt *rt, lumen_task_ctx *c);
@@ -39,5 +42,6 @@ lumen_status lm_gen_prod_end(lm_rt *rt, lumen_task_ctx *c, lumen_status st);
  * soon starts cancelled (a cancel that raced with its start) */
 int lm_gen_prod_cancel(lm_rt *rt, lm_oid task, int remember);
 void lm_gen_prod_ack(lm_rt *rt, lm_oid task, uint64_t taken);
+void lm_gen_flush(lm_rt *rt);  /* progress role: send the producers' batches */
 
 #endif

@@ -129,6 +129,7 @@ int lm_progress(lm_rt *rt)
     do {
         if (pthread_mutex_trylock(&rt->progress_lock) != 0)
             return events;
+        lm_gen_flush(rt); /* streaming items batched since the last poll */
         events += drain_outbox(rt);
         events += rt->tp->ops->poll(rt->tp, 64, lm_deliver, rt);
         events += drain_outbox(rt);
@@ -204,11 +205,12 @@ void lm_deliver(void *arg, int src, void *buf, size_t len)
         break;
     }
     case LM_MSG_YIELD: {
-        lm_yield_msg m;
-        if (lm_msg_decode_yield(buf, len, &m) == LUMEN_OK)
-            lm_gen_handle_yield(rt, &m);
+        lm_yield_msg *m = malloc(sizeof *m);
+        if (m && lm_msg_decode_yield(buf, len, m) == LUMEN_OK)
+            lm_gen_handle_items(rt, m->task_id, m->attempt, m->executor, m->index, m->n, m->vals);
         else
             bad_message(rt, src, "yield");
+        free(m);
         break;
     }
     case LM_MSG_FETCH: {

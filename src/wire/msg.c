@@ -325,16 +325,48 @@ lumen_status lm_msg_decode_ctl(const void *buf, size_t len, lm_ctl_msg *m)
     return r.ok && r.pos == r.len ? LUMEN_OK : LUMEN_ERR_PROTOCOL;
 }
 
-void lm_msg_encode_yield(lm_wbuf *w, const lm_yield_msg *m)
+#define YIELD_COUNT_AT (LM_MSG_HEADER + 16 + 4 + 4 + 8)
+
+void lm_msg_yield_begin(lm_wbuf *w, lm_oid task, uint32_t attempt, int32_t executor, uint64_t first)
 {
     size_t s;
     begin(w, LM_MSG_YIELD, &s);
-    w_oid(w, m->task_id);
-    lm_w_u32(w, m->attempt);
-    lm_w_u32(w, (uint32_t)m->executor);
-    lm_w_u64(w, m->index);
-    w_val(w, &m->val);
-    end(w, s);
+    w_oid(w, task);
+    lm_w_u32(w, attempt);
+    lm_w_u32(w, (uint32_t)executor);
+    lm_w_u64(w, first);
+    lm_w_u32(w, 0); /* the count, patched by lm_msg_yield_end */
+}
+
+void lm_msg_yield_add(lm_wbuf *w, const lm_wval *v) { w_val(w, v); }
+
+void lm_msg_yield_end(lm_wbuf *w, uint32_t n)
+{
+    if (w->oom || w->len < YIELD_COUNT_AT + 4)
+        return;
+    for (int i = 0; i < 4; i++)
+        w->data[YIELD_COUNT_AT + (size_t)i] = (uint8_t)(n >> (8 * i));
+    end(w, 0);
+}
+
+void lm_msg_encode_yield(lm_wbuf *w, const lm_yield_msg *m)
+{
+    /* the batch encoding needs the message at the start of the buffer */
+    lm_wbuf tmp;
+    lm_wbuf *b = w->len ? &tmp : w;
+    if (b == &tmp)
+        lm_wbuf_init(&tmp, 64);
+    lm_msg_yield_begin(b, m->task_id, m->attempt, m->executor, m->index);
+    for (uint32_t i = 0; i < m->n && i < LM_YIELD_BATCH_MAX; i++)
+        w_val(b, &m->vals[i]);
+    lm_msg_yield_end(b, m->n);
+    if (b == &tmp) {
+        if (tmp.oom)
+            w->oom = 1;
+        else
+            lm_w_bytes(w, tmp.data, tmp.len);
+        lm_wbuf_free(&tmp);
+    }
 }
 
 lumen_status lm_msg_decode_yield(const void *buf, size_t len, lm_yield_msg *m)
@@ -346,12 +378,17 @@ lumen_status lm_msg_decode_yield(const void *buf, size_t len, lm_yield_msg *m)
     m->attempt = lm_r_u32(&r);
     m->executor = (int32_t)lm_r_u32(&r);
     m->index = lm_r_u64(&r);
-    if (!r.ok || m->executor < 0 || m->index > LM_YIELD_INDEX_MAX)
+    m->n = lm_r_u32(&r);
+    if (!r.ok || m->executor < 0 || m->n == 0 || m->n > LM_YIELD_BATCH_MAX || m->index > LM_YIELD_INDEX_MAX ||
+        m->index + m->n - 1 > LM_YIELD_INDEX_MAX)
         return LUMEN_ERR_PROTOCOL;
-    r_val(&r, &m->val);
-    if (m->val.kind != LM_VAL_INLINE && m->val.kind != LM_VAL_STORE)
-        r.ok = 0;
-    if (m->val.type == LUMEN_TYPE_REF || m->val.type == LUMEN_TYPE_ACTOR)
-        r.ok = 0;
+    for (uint32_t i = 0; i < m->n && r.ok; i++) {
+        lm_wval *v = &m->vals[i];
+        r_val(&r, v);
+        if (v->kind != LM_VAL_INLINE && v->kind != LM_VAL_STORE)
+            r.ok = 0;
+        if (v->type == LUMEN_TYPE_REF || v->type == LUMEN_TYPE_ACTOR)
+            r.ok = 0;
+    }
     return r.ok && r.pos == r.len ? LUMEN_OK : LUMEN_ERR_PROTOCOL;
 }

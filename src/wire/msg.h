@@ -98,15 +98,18 @@ typedef struct lm_done_msg {
     lm_wval rets[LUMEN_MAX_RETURNS];
 } lm_done_msg;
 
-/* One item of a streaming task (LM_MSG_YIELD): items of one attempt travel
- * in index order on the executor -> owner channel, before its DONE, whose
- * value is the count of items (I64) or the task's error. */
+/* Items of a streaming task (LM_MSG_YIELD), a batch of consecutive ones:
+ * items of one attempt travel in index order on the executor -> owner
+ * channel, before its DONE, whose value is the count of items (I64) or the
+ * task's error. */
+#define LM_YIELD_BATCH_MAX 256
 typedef struct lm_yield_msg {
     lm_oid task_id;
     uint32_t attempt;
     int32_t executor;
-    uint64_t index;      /* 0, 1, 2, ... (below 2^40) */
-    lm_wval val;         /* INLINE or STORE; never a REF/ACTOR/error */
+    uint64_t index;      /* of vals[0]; the others follow (all below 2^40) */
+    uint32_t n;          /* 1 .. LM_YIELD_BATCH_MAX */
+    lm_wval vals[LM_YIELD_BATCH_MAX]; /* INLINE or STORE; never a REF/ACTOR/error */
 } lm_yield_msg;
 #define LM_YIELD_INDEX_MAX ((1ull << 40) - 1)
 
@@ -160,6 +163,11 @@ void lm_msg_encode_small(lm_wbuf *w, lm_msg_type type, const lm_small_msg *m);
 void lm_msg_encode_value(lm_wbuf *w, const lm_value_msg *m);
 void lm_msg_encode_ctl(lm_wbuf *w, const lm_ctl_msg *m);
 void lm_msg_encode_yield(lm_wbuf *w, const lm_yield_msg *m);
+/* A YIELD built item by item (the producer's batch): begin into an empty
+ * buffer, add values, end with their count. */
+void lm_msg_yield_begin(lm_wbuf *w, lm_oid task, uint32_t attempt, int32_t executor, uint64_t first);
+void lm_msg_yield_add(lm_wbuf *w, const lm_wval *v);
+void lm_msg_yield_end(lm_wbuf *w, uint32_t n);
 
 /* Check the header; return the type, or LUMEN_ERR_PROTOCOL (negative). */
 int lm_msg_peek_type(const void *buf, size_t len);

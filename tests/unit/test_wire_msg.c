@@ -39,7 +39,7 @@ static lumen_status decode_any(const void *buf, size_t len)
     lm_small_msg sm;
     lm_value_msg vm;
     lm_ctl_msg cm;
-    lm_yield_msg ym;
+    static lm_yield_msg ym;
     switch (t) {
     case LM_MSG_YIELD: return lm_msg_decode_yield(buf, len, &ym);
     case LM_MSG_CTL: return lm_msg_decode_ctl(buf, len, &cm);
@@ -283,55 +283,90 @@ static void test_ctl(void)
 static void test_yield(void)
 {
     int64_t v = -5;
-    lm_yield_msg m = {.task_id = {0x0500000100000002ull, 77}, .attempt = 0, .executor = 3, .index = 70000,
-                      .val = {.kind = LM_VAL_INLINE, .type = LUMEN_TYPE_I64, .data = &v, .size = 8}}, d;
+    static lm_yield_msg m, d;
+    m = (lm_yield_msg){.task_id = {0x0500000100000002ull, 77}, .attempt = 0, .executor = 3, .index = 70000, .n = 1};
+    m.vals[0] = (lm_wval){.kind = LM_VAL_INLINE, .type = LUMEN_TYPE_I64, .data = &v, .size = 8};
     lm_wbuf w;
     lm_wbuf_init(&w, 16);
     lm_msg_encode_yield(&w, &m);
     CHECK(lm_msg_peek_type(w.data, w.len) == LM_MSG_YIELD);
     CHECK(lm_msg_decode_yield(w.data, w.len, &d) == LUMEN_OK);
     int64_t got = 0;
-    memcpy(&got, d.val.data, 8);
+    memcpy(&got, d.vals[0].data, 8);
     CHECK(d.task_id.hi == m.task_id.hi && d.task_id.lo == 77 && d.attempt == 0 && d.executor == 3 &&
-          d.index == 70000 && d.val.kind == LM_VAL_INLINE && d.val.type == LUMEN_TYPE_I64 && got == -5);
+          d.index == 70000 && d.n == 1 && d.vals[0].kind == LM_VAL_INLINE && d.vals[0].type == LUMEN_TYPE_I64 &&
+          got == -5);
     lm_small_msg sd;
     CHECK(lm_msg_decode_small(w.data, w.len, LM_MSG_YIELD, &sd) == LUMEN_ERR_PROTOCOL);
-    CHECK(lm_msg_decode_done(w.data, w.len, &(lm_done_msg){0}) == LUMEN_ERR_PROTOCOL);
+    static lm_done_msg dd;
+    CHECK(lm_msg_decode_done(w.data, w.len, &dd) == LUMEN_ERR_PROTOCOL);
     check_truncations(&w);
     mutate(&w, 4000);
     lm_wbuf_free(&w);
 
-    /* a store location */
-    m.val = (lm_wval){.kind = LM_VAL_STORE, .type = LUMEN_TYPE_BYTES, .oid = {1, 2}, .node = 1, .holder = 2,
-                      .size = 1u << 20};
+    /* a batch built item by item: inline values of every type and a store location */
+    const char *str = "abc";
+    double f = 0.5;
+    lm_wval vals[4] = {{.kind = LM_VAL_INLINE, .type = LUMEN_TYPE_I64, .data = &v, .size = 8},
+                       {.kind = LM_VAL_INLINE, .type = LUMEN_TYPE_STR, .data = str, .size = 4},
+                       {.kind = LM_VAL_INLINE, .type = LUMEN_TYPE_F64, .data = &f, .size = 8},
+                       {.kind = LM_VAL_STORE, .type = LUMEN_TYPE_BYTES, .oid = {1, 2}, .node = 1, .holder = 2,
+                        .size = 1u << 20}};
     lm_wbuf_init(&w, 16);
-    lm_msg_encode_yield(&w, &m);
+    lm_msg_yield_begin(&w, m.task_id, 0, 1, 5);
+    for (int i = 0; i < 4; i++)
+        lm_msg_yield_add(&w, &vals[i]);
+    lm_msg_yield_end(&w, 4);
     CHECK(lm_msg_decode_yield(w.data, w.len, &d) == LUMEN_OK);
-    CHECK(d.val.kind == LM_VAL_STORE && d.val.oid.lo == 2 && d.val.node == 1 && d.val.holder == 2 &&
-          d.val.size == 1u << 20);
+    CHECK(d.n == 4 && d.index == 5 && d.executor == 1);
+    CHECK(d.vals[1].type == LUMEN_TYPE_STR && !strcmp(d.vals[1].data, "abc"));
+    CHECK(((uintptr_t)d.vals[2].data & 7) == 0); /* aligned payloads in a batch too */
+    CHECK(d.vals[3].kind == LM_VAL_STORE && d.vals[3].oid.lo == 2 && d.vals[3].node == 1 && d.vals[3].holder == 2 &&
+          d.vals[3].size == 1u << 20);
     check_truncations(&w);
     mutate(&w, 4000);
+    /* a count that disagrees with the values */
+    w.data[40] = 5;
+    CHECK(lm_msg_decode_yield(w.data, w.len, &d) == LUMEN_ERR_PROTOCOL);
+    w.data[40] = 3;
+    CHECK(lm_msg_decode_yield(w.data, w.len, &d) == LUMEN_ERR_PROTOCOL);
     lm_wbuf_free(&w);
 
-    /* rejected: an error value, a reference, an actor, no value, an index over 2^40, a negative executor */
+    /* rejected: an error value, a reference, an actor, no value, no items,
+     * too many items, an index over 2^40, a negative executor */
     uint8_t ref[LM_REF_VALUE_SIZE] = {0};
     lm_wval bad[] = {{.kind = LM_VAL_ERROR, .type = 0, .data = "x", .size = 1},
                      {.kind = LM_VAL_INLINE, .type = LUMEN_TYPE_REF, .data = ref, .size = sizeof ref},
                      {.kind = LM_VAL_INLINE, .type = LUMEN_TYPE_ACTOR, .data = ref, .size = LM_ACTOR_VALUE_SIZE},
                      {.kind = LM_VAL_NONE}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        m.val = bad[i];
+        m.vals[0] = bad[i];
         lm_wbuf_init(&w, 16);
         lm_msg_encode_yield(&w, &m);
         CHECK(lm_msg_decode_yield(w.data, w.len, &d) == LUMEN_ERR_PROTOCOL);
         lm_wbuf_free(&w);
     }
-    m.val = (lm_wval){.kind = LM_VAL_INLINE, .type = LUMEN_TYPE_I64, .data = &v, .size = 8};
-    m.index = LM_YIELD_INDEX_MAX + 1;
+    m.vals[0] = vals[0];
+    m.n = 0;
     lm_wbuf_init(&w, 16);
     lm_msg_encode_yield(&w, &m);
     CHECK(lm_msg_decode_yield(w.data, w.len, &d) == LUMEN_ERR_PROTOCOL);
     lm_wbuf_free(&w);
+    lm_wbuf_init(&w, 16);
+    lm_msg_yield_begin(&w, m.task_id, 0, 1, 0);
+    for (int i = 0; i <= LM_YIELD_BATCH_MAX; i++)
+        lm_msg_yield_add(&w, &vals[0]);
+    lm_msg_yield_end(&w, LM_YIELD_BATCH_MAX + 1);
+    CHECK(lm_msg_decode_yield(w.data, w.len, &d) == LUMEN_ERR_PROTOCOL);
+    lm_wbuf_free(&w);
+    m.n = 2;
+    m.vals[1] = vals[0];
+    m.index = LM_YIELD_INDEX_MAX; /* the second item would be past the limit */
+    lm_wbuf_init(&w, 16);
+    lm_msg_encode_yield(&w, &m);
+    CHECK(lm_msg_decode_yield(w.data, w.len, &d) == LUMEN_ERR_PROTOCOL);
+    lm_wbuf_free(&w);
+    m.n = 1;
     m.index = 0;
     m.executor = -1;
     lm_wbuf_init(&w, 16);
