@@ -538,9 +538,12 @@ lumen_status lumen_actor_create(const char *cls, const lumen_arg *args, size_t n
                                 const lumen_actor_options *opts, lumen_actor *out);
 
 #define LUMEN_CALL_NUM_RETURNS (1ull << 0)
+#define LUMEN_CALL_GENERATOR_BACKPRESSURE (1ull << 1)
 typedef struct lumen_call_options {
     uint64_t field_mask;
     int num_returns; /* default 1 */
+    int generator_backpressure_num_objects; /* lumen_actor_call_generator: as
+                        in lumen_task_options; 0 or not set: no bound */
 } lumen_call_options;
 
 /* Call a method: writes num_returns references at once (like lumen_remote).
@@ -560,6 +563,17 @@ lumen_status lumen_actor_call(lumen_actor actor, const char *method, const lumen
                      (ret))
 /* the same without arguments */
 #define LUMEN_ACTOR_CALL0(ret, actor, method) lumen_actor_call((actor), (method), NULL, 0, NULL, (ret))
+
+/* A method as a streaming generator (Ray: an actor method with
+ * num_returns="streaming"): the method yields with lumen_yield_* and the
+ * caller takes items with lumen_generator_next, as for
+ * lumen_remote_generator. The call keeps its place in this rank's order of
+ * calls to the actor; while it runs (or is paused by back-pressure) it holds
+ * one of the actor's max_concurrency slots. Not retried after an actor
+ * restart; an actor dying mid-stream ends it with LUMEN_ERR_ACTOR_DIED after
+ * the items it yielded. */
+lumen_status lumen_actor_call_generator(lumen_actor actor, const char *method, const lumen_arg *args, size_t nargs,
+                                        const lumen_call_options *opts, lumen_generator **out);
 
 /* A reference that becomes I64 1 when the constructor has run (ordered after
  * this rank's earlier calls), or the actor's death error. */

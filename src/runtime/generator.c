@@ -148,6 +148,39 @@ lumen_status lumen_remote_generator(const char *fn, const lumen_arg *args, size_
     return LUMEN_OK;
 }
 
+lumen_status lumen_actor_call_generator(lumen_actor actor, const char *method, const lumen_arg *args, size_t nargs,
+                                        const lumen_call_options *opts, lumen_generator **out)
+{
+    lm_rt *rt = lm_g;
+    if (!rt)
+        return lm_error(LUMEN_ERR_NOT_INITIALIZED, "call lumen_init first");
+    if (!out)
+        return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_actor_call_generator: out is NULL");
+    *out = NULL;
+    uint32_t bound = 0;
+    if (opts && (opts->field_mask & LUMEN_CALL_NUM_RETURNS) && opts->num_returns != 1)
+        return lm_error(LUMEN_ERR_INVALID_ARG, "a streaming generator has num_returns 1 (got %d)",
+                        opts->num_returns);
+    if (opts && (opts->field_mask & LUMEN_CALL_GENERATOR_BACKPRESSURE)) {
+        if (opts->generator_backpressure_num_objects < 0)
+            return lm_error(LUMEN_ERR_INVALID_ARG, "generator_backpressure_num_objects %d < 0",
+                            opts->generator_backpressure_num_objects);
+        bound = (uint32_t)opts->generator_backpressure_num_objects;
+    }
+    struct lumen_generator *g = calloc(1, sizeof *g);
+    if (!g)
+        return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for a generator");
+    g->bound = bound;
+    g->executor = -1;
+    lumen_status st = lm_actor_call_submit(actor, method, args, nargs, opts, g, bound, &g->done);
+    if (st != LUMEN_OK) {
+        free(g);
+        return st;
+    }
+    *out = g;
+    return LUMEN_OK;
+}
+
 /* rt->lock held: 1 if next has something to say now */
 static int gen_settled(lm_rt *rt, void *arg)
 {

@@ -26,6 +26,11 @@ static inline lm_oid lm_stream_item_oid(lm_oid task, uint64_t k)
 lumen_status lm_remote_submit(const char *fn, const lumen_arg *args, size_t nargs, const lumen_task_options *opts,
                               struct lumen_generator *gen, uint32_t gen_bound, lumen_ref *returns);
 
+/* actor/api.c: lumen_actor_call, or with gen a streaming method's call */
+lumen_status lm_actor_call_submit(lumen_actor actor, const char *method, const lumen_arg *args, size_t nargs,
+                                  const lumen_call_options *opts, struct lumen_generator *gen, uint32_t gen_bound,
+                                  lumen_ref *returns);
+
 /* generator.c (caller side) */
 void lm_gen_attach(lm_rt *rt, lm_task_rec *t);          /* rt->lock held: id just made */
 /* items first .. first+n-1 of a task's attempt arrived (a YIELD message,

@@ -18,7 +18,11 @@
  *   - two threads taking items of one generator: each item exactly once;
  *   - release with items never taken (LeakSanitizer checks nothing leaks);
  *   - bad input: NULL handles, options, yield outside a streaming task,
- *     an unknown function.
+ *     an unknown function;
+ *   - actor methods as generators (lumen_actor_call_generator): in order
+ *     with the actor's other calls, failing mid-stream, and cancelled while
+ *     paused by back-pressure (the actor, one call at a time, then serves
+ *     the next call: the producer really stopped).
  */
 #include "check.h"
 
@@ -494,6 +498,120 @@ static void test_bad_input(void)
     CHECK_OK(lumen_generator_release(g));
 }
 
+/* ---- actor methods -------------------------------------------------------- */
+static lumen_status streamer_init(lumen_task_ctx *ctx, void **self)
+{
+    int64_t *v = calloc(1, sizeof *v);
+    if (!v)
+        return lumen_task_fail(ctx, "no memory");
+    *self = v;
+    return LUMEN_OK;
+}
+LUMEN_ACTOR_CLASS(Streamer, streamer_init, gate_destroy)
+
+/* count(n): yields state*1000 + i for i < n, then state += 1 */
+LUMEN_METHOD(Streamer, count)
+{
+    int64_t n, *state = self;
+    TASK_TRY(lumen_arg_get_i64(ctx, 0, &n));
+    for (int64_t i = 0; i < n; i++)
+        TASK_TRY(lumen_yield_i64(ctx, *state * 1000 + i));
+    (*state)++;
+    return LUMEN_OK;
+}
+
+/* fail_after(n): yields n items, then fails */
+LUMEN_METHOD(Streamer, fail_after)
+{
+    (void)self;
+    int64_t n;
+    TASK_TRY(lumen_arg_get_i64(ctx, 0, &n));
+    for (int64_t i = 0; i < n; i++)
+        TASK_TRY(lumen_yield_i64(ctx, i));
+    return lumen_task_fail(ctx, "method gave up after %lld", (long long)n);
+}
+
+/* forever(): yields until told to stop; state = -1 when it stopped */
+LUMEN_METHOD(Streamer, forever)
+{
+    int64_t *state = self;
+    for (int64_t i = 0;; i++) {
+        lumen_status st = lumen_yield_i64(ctx, i);
+        if (st != LUMEN_OK) {
+            *state = -1;
+            return st;
+        }
+    }
+}
+
+LUMEN_METHOD(Streamer, state) { return lumen_return_i64(ctx, 0, *(int64_t *)self); }
+
+static void take_i64s(lumen_generator *g, int64_t n, int64_t base)
+{
+    for (int64_t i = 0; i < n; i++) {
+        lumen_ref r;
+        int64_t v;
+        CHECK_OK(lumen_generator_next(g, T_TIMEOUT, &r));
+        CHECK_OK(lumen_get_i64(r, T_TIMEOUT, &v));
+        CHECKF(v == base + i, "item %lld is %lld, wanted %lld", (long long)i, (long long)v, (long long)(base + i));
+        CHECK_OK(lumen_ref_release(r));
+    }
+}
+
+static void test_actor_methods(void)
+{
+    lumen_actor a;
+    lumen_actor_options ao = {.field_mask = LUMEN_ACTOR_SCHEDULING, .scheduling = lumen_sched_spread()};
+    CHECK_OK(lumen_actor_create("Streamer", NULL, 0, &ao, &a));
+    lumen_generator *g1, *g2;
+    CHECK_OK(lumen_actor_call_generator(a, "count", (lumen_arg[]){lumen_arg_i64(2000)}, 1, NULL, &g1));
+    CHECK_OK(lumen_actor_call_generator(a, "count", (lumen_arg[]){lumen_arg_i64(10)}, 1, NULL, &g2));
+    lumen_ref st;
+    CHECK_OK(LUMEN_ACTOR_CALL0(&st, a, "state")); /* after both, in call order */
+    take_i64s(g1, 2000, 0);
+    take_i64s(g2, 10, 1000);
+    lumen_ref r;
+    CHECK_ST(lumen_generator_next(g1, T_TIMEOUT, &r), LUMEN_ERR_END_OF_STREAM);
+    CHECK_ST(lumen_generator_next(g2, T_TIMEOUT, &r), LUMEN_ERR_END_OF_STREAM);
+    int64_t v;
+    CHECK_OK(lumen_get_i64(st, T_TIMEOUT, &v));
+    CHECK(v == 2);
+    CHECK_OK(lumen_ref_release(st));
+    CHECK_OK(lumen_generator_release(g1));
+    CHECK_OK(lumen_generator_release(g2));
+
+    CHECK_OK(lumen_actor_call_generator(a, "fail_after", (lumen_arg[]){lumen_arg_i64(3)}, 1, NULL, &g1));
+    take_i64s(g1, 3, 0);
+    CHECK_ST(lumen_generator_next(g1, T_TIMEOUT, &r), LUMEN_ERR_TASK_FAILED);
+    CHECK_ERRMSG("method gave up after 3");
+    CHECK_ST(lumen_generator_next(g1, T_TIMEOUT, &r), LUMEN_ERR_END_OF_STREAM);
+    CHECK_OK(lumen_generator_release(g1));
+
+    /* paused by back-pressure, then cancelled: the actor serves the next call */
+    lumen_call_options co = {.field_mask = LUMEN_CALL_GENERATOR_BACKPRESSURE, .generator_backpressure_num_objects = 2};
+    CHECK_OK(lumen_actor_call_generator(a, "forever", NULL, 0, &co, &g1));
+    take_i64s(g1, 5, 0);
+    CHECK_OK(lumen_generator_cancel(g1));
+    CHECK_ST(lumen_generator_next(g1, T_TIMEOUT, &r), LUMEN_ERR_TASK_CANCELLED);
+    CHECK_ST(lumen_generator_next(g1, T_TIMEOUT, &r), LUMEN_ERR_END_OF_STREAM);
+    CHECK_OK(LUMEN_ACTOR_CALL0(&st, a, "state"));
+    CHECK_OK(lumen_get_i64(st, T_TIMEOUT, &v));
+    CHECK(v == -1);
+    CHECK_OK(lumen_ref_release(st));
+    CHECK_OK(lumen_generator_release(g1));
+
+    /* bad input */
+    co = (lumen_call_options){.field_mask = LUMEN_CALL_NUM_RETURNS, .num_returns = 3};
+    CHECK_ST(lumen_actor_call_generator(a, "count", NULL, 0, &co, &g1), LUMEN_ERR_INVALID_ARG);
+    CHECK_ST(lumen_actor_call_generator(a, "count", NULL, 0, NULL, NULL), LUMEN_ERR_INVALID_ARG);
+    CHECK_ST(lumen_actor_call_generator(LUMEN_ACTOR_NIL, "count", NULL, 0, NULL, &g1), LUMEN_ERR_INVALID_ARG);
+    CHECK_OK(lumen_actor_call_generator(a, "no_such_method", NULL, 0, NULL, &g1));
+    CHECK_ST(lumen_generator_next(g1, T_TIMEOUT, &r), LUMEN_ERR_UNKNOWN_FUNCTION);
+    CHECK_ST(lumen_generator_next(g1, T_TIMEOUT, &r), LUMEN_ERR_END_OF_STREAM);
+    CHECK_OK(lumen_generator_release(g1));
+    CHECK_OK(lumen_actor_release(a));
+}
+
 int main(int argc, char **argv)
 {
     CHECK_OK(lumen_init(&argc, &argv, NULL));
@@ -506,6 +624,7 @@ int main(int argc, char **argv)
         test_items_as_args();
         test_threads();
         test_release_early();
+        test_actor_methods();
         printf("generator_stream: OK on %d ranks\n", lumen_world_size());
     }
     CHECK_OK(lumen_finalize());
