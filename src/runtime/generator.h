@@ -13,7 +13,6 @@
 /* Item k of the streaming task `task` (an object owned by the task's owner):
  * kind LM_OID_STREAM, the low 16 bits of k in the index field, the high bits
  * above the task's sequence number in lo (sequence numbers stay below 2^40). */
-#define LM_OID_STREAM 5
 #define LM_SEQ_BITS 40
 static inline lm_oid lm_stream_item_oid(lm_oid task, uint64_t k)
 {

@@ -12,7 +12,9 @@
  * Locks, always taken in this order and never the reverse:
  *   progress_lock -> rt->lock -> rt->exec_lock / outbox_lock.
  * progress_lock is taken with trylock, except by a thread holding no other
- * lock (fetch.c posts a receive that way).
+ * lock (fetch.c posts a receive that way). gen_lock (gen_yield.c, running
+ * streaming producers) comes after progress_lock and before outbox_lock,
+ * and is never held with rt->lock.
  * Nothing calls lm_progress() while holding rt->lock.
  */
 #ifndef LUMEN_RUNTIME_H
@@ -35,6 +37,7 @@
 #define LM_OID_OBJECT 2
 #define LM_OID_ACTOR 3
 #define LM_OID_PG 4
+#define LM_OID_STREAM 5 /* an item of a streaming generator (generator.h) */
 static inline lm_oid lm_oid_make(int owner, unsigned index, unsigned kind, unsigned epoch, uint64_t seq)
 {
     lm_oid id = {(uint64_t)(uint32_t)owner | ((uint64_t)(index & 0xffff) << 32) |

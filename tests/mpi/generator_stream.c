@@ -16,6 +16,7 @@
  *     (node store) ones, and read with lumen_get; zero-copy, str and f64
  *     yields;
  *   - two threads taking items of one generator: each item exactly once;
+ *   - 70,000 items: ids past the 16-bit index field stay distinct;
  *   - release with items never taken (LeakSanitizer checks nothing leaks);
  *   - bad input: NULL handles, options, yield outside a streaming task,
  *     an unknown function;
@@ -384,6 +385,43 @@ static void test_items_as_args(void)
     CHECK(f == 2.5);
     for (int k = 0; k < 9; k++)
         CHECK_OK(lumen_ref_release(items[k]));
+    /* a released item is gone like any object */
+    CHECK_ST(lumen_get(items[0], 0, &v), LUMEN_ERR_INVALID_REF);
+    CHECK_ERRMSG("already released");
+}
+
+/* more items than the 16-bit index field of an id holds: distinct objects */
+static void test_many(void)
+{
+    const int64_t n = 70000;
+    lumen_actor gate = gate_new();
+    CHECK_OK(gate_set(gate, 1));
+    lumen_generator *g;
+    CHECK_OK(lumen_remote_generator("gen_count", (lumen_arg[]){lumen_arg_i64(n), lumen_arg_actor(gate)}, 2, NULL, &g));
+    const int64_t keep_at[] = {0, 1, 65535, 65536, 65537, 69999};
+    lumen_ref keep[6];
+    int nk = 0;
+    for (int64_t i = 0; i < n; i++) {
+        lumen_ref r;
+        CHECK_OK(lumen_generator_next(g, T_TIMEOUT, &r));
+        if (nk < 6 && i == keep_at[nk])
+            keep[nk++] = r;
+        else
+            CHECK_OK(lumen_ref_release(r));
+    }
+    lumen_ref r;
+    CHECK_ST(lumen_generator_next(g, T_TIMEOUT, &r), LUMEN_ERR_END_OF_STREAM);
+    CHECK_OK(lumen_generator_release(g));
+    CHECK(nk == 6);
+    for (int k = 0; k < 6; k++) {
+        int64_t v;
+        CHECK_OK(lumen_get_i64(keep[k], T_TIMEOUT, &v));
+        CHECKF(v == keep_at[k] * 7 + 1, "item %lld is %lld", (long long)keep_at[k], (long long)v);
+        for (int j = 0; j < k; j++)
+            CHECK(!lumen_ref_equal(keep[j], keep[k]));
+        CHECK_OK(lumen_ref_release(keep[k]));
+    }
+    CHECK_OK(lumen_actor_release(gate));
 }
 
 typedef struct {
@@ -623,6 +661,7 @@ int main(int argc, char **argv)
         test_cancel();
         test_items_as_args();
         test_threads();
+        test_many();
         test_release_early();
         test_actor_methods();
         printf("generator_stream: OK on %d ranks\n", lumen_world_size());
