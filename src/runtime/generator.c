@@ -181,6 +181,15 @@ lumen_status lumen_actor_call_generator(lumen_actor actor, const char *method, c
     return LUMEN_OK;
 }
 
+/* the item count a finished generator's DONE reported (-1: none) */
+static int64_t done_count(const lm_obj *o)
+{
+    int64_t n = -1;
+    if (o->state == LM_OBJ_READY && o->type == LUMEN_TYPE_I64 && !o->in_store && o->data && o->size == 8)
+        memcpy(&n, o->data, 8);
+    return n;
+}
+
 /* rt->lock held: 1 if next has something to say now */
 static int gen_settled(lm_rt *rt, void *arg)
 {
@@ -203,6 +212,7 @@ lumen_status lumen_generator_next(lumen_generator *g, int64_t timeout_ms, lumen_
     lumen_status st = LUMEN_OK;
     uint64_t ack = 0;
     int ack_to = -1;
+    int64_t count;
     pthread_mutex_lock(&rt->lock);
     for (;;) {
         if (!g->cancelled && g->taken < g->received) {
@@ -227,6 +237,11 @@ lumen_status lumen_generator_next(lumen_generator *g, int64_t timeout_ms, lumen_
                 g->reported = 1;
                 st = lm_error_str(o->type < 5 ? kinds[o->type] : LUMEN_ERR_TASK_FAILED,
                                   o->data ? o->data : "task failed");
+            } else if (o && !g->reported && !g->cancelled && (count = done_count(o)) >= 0 &&
+                       (uint64_t)count > g->received) {
+                g->reported = 1; /* items that never arrived (out of memory here) */
+                st = lm_error(LUMEN_ERR_INTERNAL, "the generator yielded %lld items but %llu arrived", (long long)count,
+                              (unsigned long long)g->received);
             } else {
                 st = lm_error(LUMEN_ERR_END_OF_STREAM, "end of stream after %llu items",
                               (unsigned long long)g->taken);
