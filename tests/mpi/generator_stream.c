@@ -17,6 +17,8 @@
  *     yields;
  *   - two threads taking items of one generator: each item exactly once;
  *   - 70,000 items: ids past the 16-bit index field stay distinct;
+ *   - 6 MiB of large items held at once, read back intact (spilled in the
+ *     _smallstore run, whose store holds 2 MiB);
  *   - release with items never taken (LeakSanitizer checks nothing leaks);
  *   - bad input: NULL handles, options, yield outside a streaming task,
  *     an unknown function;
@@ -187,6 +189,21 @@ LUMEN_REMOTE(gen_mixed)
     TASK_TRY(st);
     TASK_TRY(lumen_yield_str(ctx, "streamed"));
     TASK_TRY(lumen_yield_f64(ctx, 2.5));
+    return LUMEN_OK;
+}
+
+/* gen_big(n, size): n items of size bytes, item i the pattern of seed 1000+i */
+LUMEN_REMOTE(gen_big)
+{
+    int64_t n, size;
+    TASK_TRY(lumen_arg_get_i64(ctx, 0, &n));
+    TASK_TRY(lumen_arg_get_i64(ctx, 1, &size));
+    for (int64_t i = 0; i < n; i++) {
+        void *p;
+        TASK_TRY(lumen_yield_alloc(ctx, (size_t)size, &p));
+        pattern_fill(p, (size_t)size, 1000 + (uint64_t)i);
+        TASK_TRY(lumen_yield_commit(ctx));
+    }
     return LUMEN_OK;
 }
 
@@ -388,6 +405,33 @@ static void test_items_as_args(void)
     /* a released item is gone like any object */
     CHECK_ST(lumen_get(items[0], 0, &v), LUMEN_ERR_INVALID_REF);
     CHECK_ERRMSG("already released");
+}
+
+/* 6 MiB of items held at once: with a small store (the _smallstore run)
+ * they spill and come back intact */
+static void test_spill(void)
+{
+    const int64_t n = 24, size = 256 * 1024;
+    lumen_generator *g;
+    CHECK_OK(lumen_remote_generator("gen_big", (lumen_arg[]){lumen_arg_i64(n), lumen_arg_i64(size)}, 2, NULL, &g));
+    lumen_ref items[24];
+    for (int64_t i = 0; i < n; i++)
+        CHECK_OK(lumen_generator_next(g, T_TIMEOUT, &items[i]));
+    lumen_ref r;
+    CHECK_ST(lumen_generator_next(g, T_TIMEOUT, &r), LUMEN_ERR_END_OF_STREAM);
+    CHECK_OK(lumen_generator_release(g));
+    for (int64_t i = 0; i < n; i++) {
+        lumen_value v;
+        CHECK_OK(lumen_get(items[i], T_TIMEOUT, &v));
+        CHECK(v.type == LUMEN_TYPE_BYTES && v.size == (size_t)size);
+        CHECK_PATTERN(v.data, (size_t)size, 1000 + (uint64_t)i);
+        CHECK_OK(lumen_ref_release(items[i]));
+    }
+    lumen_store_stats ss;
+    CHECK_OK(lumen_store_stats_get(&ss));
+    if (ss.capacity <= 4 * 1024 * 1024) /* one store per host, 2 MiB: 6 MiB went through it */
+        CHECKF(ss.spilled_bytes > 0 && ss.restored > 0, "nothing spilled (%zu bytes, %zu restored)", ss.spilled_bytes,
+               ss.restored);
 }
 
 /* more items than the 16-bit index field of an id holds: distinct objects */
@@ -662,6 +706,7 @@ int main(int argc, char **argv)
         test_items_as_args();
         test_threads();
         test_many();
+        test_spill();
         test_release_early();
         test_actor_methods();
         printf("generator_stream: OK on %d ranks\n", lumen_world_size());
