@@ -248,8 +248,6 @@ int lm_task_execute(lm_rt *rt, lm_task *t, lm_actor_inst *inst)
             if (st == LUMEN_OK)
                 st = lm_ctx_seal_returns(c);
         }
-        if (c->gen) /* never ran */
-            st = lm_gen_prod_end(rt, c, st);
         lm_timeline_record(rt, t->m.kind == LM_KIND_CALL ? LM_EV_CALL : t->m.kind == LM_KIND_CREATE ? LM_EV_CREATE : LM_EV_TASK,
                            t->m.fn, inst ? inst->cls : NULL, t0, lm_wall_us(), bytes, st != LUMEN_OK);
     }
