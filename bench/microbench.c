@@ -48,6 +48,12 @@
  *                               them; Ray's work(actors) with one client per rank.
  *   placement group create/removal  100 groups of one bundle {mb_pg: 0.001}
  *                               created, waited for, removed (Ray: "custom").
+ * streaming generator objects  one generator task on rank 1 yields 20,000
+ *                               small ints (lumen_yield_i64); the driver takes
+ *                               each item as it comes (lumen_generator_next),
+ *                               reads it and releases it. Items per second,
+ *                               generator start and end included (Ray:
+ *                               num_returns="streaming", no back-pressure).
  * Each figure gets fresh actors, created and waited for (ready) before the
  * warm-up and released after it. With --detail, the sync figure is repeated
  * with the actor on the driver's rank.
@@ -782,6 +788,49 @@ static int measure(const char *name, step_fn fn, void *arg, stat_t *out)
     return 1;
 }
 
+/* ---- streaming generator ------------------------------------------------------------ */
+#define GEN_ITEMS 20000
+
+/* mb_stream(n): yields 0 .. n-1 */
+LUMEN_REMOTE(mb_stream)
+{
+    int64_t n;
+    lumen_status st = lumen_arg_get_i64(ctx, 0, &n);
+    for (int64_t i = 0; i < n && st == LUMEN_OK; i++)
+        st = lumen_yield_i64(ctx, i);
+    return st;
+}
+
+static double step_generator(void *arg, double *secs)
+{
+    (void)arg;
+    char res[32];
+    lumen_task_options o = on_rank(1, 1.0, res, sizeof res);
+    double t0 = now_s();
+    lumen_generator *g;
+    TRY(lumen_remote_generator("mb_stream", (lumen_arg[]){lumen_arg_i64(GEN_ITEMS)}, 1, &o, &g));
+    int64_t n = 0;
+    lumen_ref r;
+    lumen_status st;
+    while ((st = lumen_generator_next(g, LUMEN_TIMEOUT_INFINITE, &r)) == LUMEN_OK) {
+        int64_t v;
+        TRY(lumen_get_i64(r, LUMEN_TIMEOUT_INFINITE, &v));
+        if (v != n) {
+            fprintf(stderr, "microbench: item %lld is %lld\n", (long long)n, (long long)v);
+            exit(1);
+        }
+        TRY(lumen_ref_release(r));
+        n++;
+    }
+    if (st != LUMEN_ERR_END_OF_STREAM || n != GEN_ITEMS) {
+        fprintf(stderr, "microbench: generator ended with %s after %lld items\n", lumen_strerror(st), (long long)n);
+        exit(1);
+    }
+    TRY(lumen_generator_release(g));
+    *secs = now_s() - t0;
+    return (double)n;
+}
+
 /* ---- main ------------------------------------------------------------------------- */
 static void usage(const char *argv0)
 {
@@ -877,6 +926,7 @@ int main(int argc, char **argv)
         TRY(lumen_put(&zero, sizeof zero, &small));
         measure("single client get calls (Plasma Store)", step_get_small, &small, NULL);
         TRY(lumen_ref_release(small));
+        measure("streaming generator objects", step_generator, NULL, NULL);
         /* memcpy anchor and 1 GiB put, in alternating repetitions, from the
          * same source; the anchor copies into resident, aligned memory, as
          * the put does into the prefaulted store. */

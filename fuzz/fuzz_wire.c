@@ -41,6 +41,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         lm_ctl_msg cm;
         if (lm_msg_decode_ctl(buf, size, &cm) == LUMEN_OK && cm.blob_len)
             (void)((volatile const uint8_t *)cm.blob)[cm.blob_len - 1];
+    } else if (t == LM_MSG_YIELD) {
+        static lm_yield_msg ym;
+        if (lm_msg_decode_yield(buf, size, &ym) == LUMEN_OK)
+            for (uint32_t i = 0; i < ym.n; i++)
+                if (ym.vals[i].kind == LM_VAL_INLINE && ym.vals[i].size)
+                    (void)((volatile const uint8_t *)ym.vals[i].data)[ym.vals[i].size - 1];
     } else if (t == LM_MSG_FETCH) {
         (void)lm_msg_decode_fetch(buf, size, &fm);
     } else if (t > 0) {

@@ -21,6 +21,8 @@
  * placement_group(...)   lumen_placement_group_create / _ready / _remove
  * ray.cluster_resources  lumen_cluster_resources / lumen_available_resources
  * get_runtime_context()  lumen_get_runtime_context
+ * num_returns="streaming" lumen_remote_generator + lumen_generator_next, yield
+ *                        in the task with lumen_yield_* (docs/generators.md)
  *
  * Rank 0 is the driver. Every rank calls lumen_init; the other ranks serve tasks
  * (and may submit their own) and block in lumen_finalize until the driver calls
@@ -70,7 +72,8 @@ typedef enum lumen_status {
     LUMEN_ERR_ACTOR_DIED = -19,      /* the actor is dead (killed, exited, failed) */
     LUMEN_ERR_PENDING_CALLS_EXCEEDED = -20, /* max_pending_calls reached: back-pressure */
     LUMEN_ERR_NOT_FOUND = -21,       /* no actor / placement group of that name or id */
-    LUMEN_ERR_ALREADY_EXISTS = -22   /* a named actor of that name exists */
+    LUMEN_ERR_ALREADY_EXISTS = -22,  /* a named actor of that name exists */
+    LUMEN_ERR_END_OF_STREAM = -23    /* a streaming generator has no more items */
 } lumen_status;
 
 /* Static text for a status code. Never NULL. */
@@ -314,6 +317,7 @@ lumen_status lumen_placement_group_bundle_rank(lumen_placement_group pg, int ind
 #define LUMEN_TASK_MAX_RETRIES (1ull << 4)
 #define LUMEN_TASK_RETRY_EXCEPTIONS (1ull << 5)
 #define LUMEN_TASK_SCHEDULING (1ull << 6)
+#define LUMEN_TASK_GENERATOR_BACKPRESSURE (1ull << 7)
 
 #define LUMEN_MAX_RETURNS 64
 #define LUMEN_MAX_ARGS 64
@@ -327,6 +331,9 @@ typedef struct lumen_task_options {
     int max_retries;       /* default 3 (Ray's default) */
     int retry_exceptions;  /* retry when the function returns an error (default 0) */
     lumen_scheduling_strategy scheduling; /* default: LUMEN_SCHED_DEFAULT */
+    int generator_backpressure_num_objects; /* lumen_remote_generator: items
+                               yielded and not yet taken before the producer
+                               pauses in its yield; 0 or not set: no bound */
 } lumen_task_options;
 
 /* Submit `fn` with `nargs` arguments. Writes num_returns references to
@@ -344,6 +351,73 @@ lumen_status lumen_remote(const char *fn, const lumen_arg *args, size_t nargs,
     lumen_remote((fn), (const lumen_arg[]){__VA_ARGS__},                            \
                  sizeof((const lumen_arg[]){__VA_ARGS__}) / sizeof(lumen_arg), NULL, \
                  (ret))
+
+/* ---- streaming generators ------------------------------------------------ */
+/* Ray's num_returns="streaming" / ObjectRefGenerator. A task started with
+ * lumen_remote_generator yields objects one at a time (lumen_yield_*); the
+ * caller takes each one's reference with lumen_generator_next as soon as it
+ * is produced, long before the task ends. Items come in yield order.
+ *
+ * Items are ordinary objects owned by the calling rank: pass them to other
+ * tasks, get, dup and release them like any lumen_ref. They are freed by
+ * reference counting (items never taken are released with the generator).
+ *
+ * Outcomes of lumen_generator_next, in order: LUMEN_OK for each item; then,
+ * if the task failed (returned an error or lumen_task_fail), that error once
+ * (LUMEN_ERR_TASK_FAILED with the message in lumen_last_error), or
+ * LUMEN_ERR_TASK_CANCELLED once after lumen_generator_cancel; then
+ * LUMEN_ERR_END_OF_STREAM on every later call.
+ *
+ * A streaming task is not retried once started (max_retries and
+ * retry_exceptions do not apply) and never moves to another rank once sent.
+ * num_returns must be 1 or not set. See docs/generators.md. */
+typedef struct lumen_generator lumen_generator;
+
+/* Start `fn` as a streaming generator. *out is a new handle the caller owns
+ * and frees with lumen_generator_release. opts may be NULL; with
+ * LUMEN_TASK_GENERATOR_BACKPRESSURE the producer pauses in its yield while
+ * that many items are yielded and not yet taken. Errors are those of
+ * lumen_remote. */
+lumen_status lumen_remote_generator(const char *fn, const lumen_arg *args, size_t nargs,
+                                    const lumen_task_options *opts, lumen_generator **out);
+/* The next item: LUMEN_OK and *out a reference the caller owns (release it);
+ * LUMEN_ERR_END_OF_STREAM; the task's error (once, see above); or
+ * LUMEN_ERR_TIMEOUT when nothing came within timeout_ms (0: poll,
+ * LUMEN_TIMEOUT_INFINITE: wait). Any thread of the rank that made the
+ * generator may call it; calls from several threads each get distinct items. */
+lumen_status lumen_generator_next(lumen_generator *gen, int64_t timeout_ms, lumen_ref *out);
+/* Stop the producer (ray.cancel on the generator): a task not started yet
+ * does not run; a running one's next lumen_yield_* returns
+ * LUMEN_ERR_TASK_CANCELLED. Items not taken yet are released; next then
+ * reports LUMEN_ERR_TASK_CANCELLED once (unless the stream had already
+ * ended) and LUMEN_ERR_END_OF_STREAM after. References already taken stay
+ * valid. */
+lumen_status lumen_generator_cancel(lumen_generator *gen);
+/* Free the handle: a producer still running is cancelled (a paused one
+ * wakes), items not taken are released. No call on gen may run at the same
+ * time or after. NULL is accepted. */
+lumen_status lumen_generator_release(lumen_generator *gen);
+/* Items taken so far and whether the stream has ended (either may be NULL). */
+lumen_status lumen_generator_status(lumen_generator *gen, uint64_t *taken, int *ended);
+
+/* Inside a streaming task: yield the next item. The value is copied (large
+ * ones into this node's store) before the call returns. Returns LUMEN_OK,
+ * LUMEN_ERR_TASK_CANCELLED (the caller cancelled or released the generator:
+ * stop yielding and return), LUMEN_ERR_SHUTDOWN, or LUMEN_ERR_INVALID_ARG
+ * outside a streaming task. With a back-pressure bound it may block until
+ * the caller takes items. */
+lumen_status lumen_yield_i64(lumen_task_ctx *ctx, int64_t v);
+lumen_status lumen_yield_f64(lumen_task_ctx *ctx, double v);
+lumen_status lumen_yield_bytes(lumen_task_ctx *ctx, const void *data, size_t size);
+lumen_status lumen_yield_str(lumen_task_ctx *ctx, const char *s);
+/* Zero-copy: a buffer of `size` bytes (valid until the commit) that becomes
+ * the next item at lumen_yield_commit (a BYTES value). One at a time; an
+ * allocated buffer not committed is dropped when the task returns. */
+lumen_status lumen_yield_alloc(lumen_task_ctx *ctx, size_t size, void **data);
+lumen_status lumen_yield_commit(lumen_task_ctx *ctx);
+/* Items this task has yielded so far, and how many of them the caller has
+ * taken as far as this rank knows (lags; 0 without a back-pressure bound). */
+lumen_status lumen_yield_progress(const lumen_task_ctx *ctx, uint64_t *yielded, uint64_t *taken);
 
 /* ---- objects ------------------------------------------------------------ */
 #define LUMEN_TIMEOUT_INFINITE (-1)
@@ -471,9 +545,12 @@ lumen_status lumen_actor_create(const char *cls, const lumen_arg *args, size_t n
                                 const lumen_actor_options *opts, lumen_actor *out);
 
 #define LUMEN_CALL_NUM_RETURNS (1ull << 0)
+#define LUMEN_CALL_GENERATOR_BACKPRESSURE (1ull << 1)
 typedef struct lumen_call_options {
     uint64_t field_mask;
     int num_returns; /* default 1 */
+    int generator_backpressure_num_objects; /* lumen_actor_call_generator: as
+                        in lumen_task_options; 0 or not set: no bound */
 } lumen_call_options;
 
 /* Call a method: writes num_returns references at once (like lumen_remote).
@@ -493,6 +570,17 @@ lumen_status lumen_actor_call(lumen_actor actor, const char *method, const lumen
                      (ret))
 /* the same without arguments */
 #define LUMEN_ACTOR_CALL0(ret, actor, method) lumen_actor_call((actor), (method), NULL, 0, NULL, (ret))
+
+/* A method as a streaming generator (Ray: an actor method with
+ * num_returns="streaming"): the method yields with lumen_yield_* and the
+ * caller takes items with lumen_generator_next, as for
+ * lumen_remote_generator. The call keeps its place in this rank's order of
+ * calls to the actor; while it runs (or is paused by back-pressure) it holds
+ * one of the actor's max_concurrency slots. Not retried after an actor
+ * restart; an actor dying mid-stream ends it with LUMEN_ERR_ACTOR_DIED after
+ * the items it yielded. */
+lumen_status lumen_actor_call_generator(lumen_actor actor, const char *method, const lumen_arg *args, size_t nargs,
+                                        const lumen_call_options *opts, lumen_generator **out);
 
 /* A reference that becomes I64 1 when the constructor has run (ordered after
  * this rank's earlier calls), or the actor's death error. */

@@ -12,6 +12,7 @@
 
 #include "actor/actor.h"
 #include "common/error.h"
+#include "runtime/generator.h"
 
 #define RPC_TIMEOUT_NS 60000000000ull
 
@@ -243,6 +244,13 @@ lumen_status lumen_actor_create(const char *cls, const lumen_arg *args, size_t n
 lumen_status lumen_actor_call(lumen_actor actor, const char *method, const lumen_arg *args, size_t nargs,
                               const lumen_call_options *opts, lumen_ref *returns)
 {
+    return lm_actor_call_submit(actor, method, args, nargs, opts, NULL, 0, returns);
+}
+
+lumen_status lm_actor_call_submit(lumen_actor actor, const char *method, const lumen_arg *args, size_t nargs,
+                                  const lumen_call_options *opts, struct lumen_generator *gen, uint32_t gen_bound,
+                                  lumen_ref *returns)
+{
     lm_rt *rt = lm_g;
     if (!rt)
         return lm_error(LUMEN_ERR_NOT_INITIALIZED, "call lumen_init first");
@@ -271,6 +279,11 @@ lumen_status lumen_actor_call(lumen_actor actor, const char *method, const lumen
                             LUMEN_MAX_RETURNS);
         }
         t->num_returns = opts->num_returns;
+    }
+    if (gen) { /* a streaming method: one return (the item count), not retried */
+        t->gen = gen;
+        t->gen_bound = gen_bound;
+        t->num_returns = 1;
     }
     pthread_mutex_lock(&rt->lock);
     lm_actor_client *c = lm_actor_client_get(rt, id, 1);

@@ -40,6 +40,8 @@ lumen_status lumen_await(lumen_task_ctx *ctx, const lumen_ref *refs, size_t n, l
                         "lumen_await needs a method of an async actor (lumen_actor_options.is_async)");
     if (ctx->resume)
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_await: this call already awaits");
+    if (ctx->gen)
+        return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_await: a streaming method yields; it cannot await");
     if (ctx->await_cancelled)
         return lm_error(LUMEN_ERR_ACTOR_DIED, "lumen_await: the actor ended; this call is cancelled");
     if (n > MAX_AWAIT)

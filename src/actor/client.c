@@ -165,7 +165,7 @@ static void fail_call(lm_rt *rt, lm_actor_client *c, lm_task_rec *t)
 static void send_call(lm_rt *rt, lm_actor_client *c, lm_task_rec *t)
 {
     if (t->attempt == 0)
-        t->retries_left = c->max_task_retries;
+        t->retries_left = t->gen ? 0 : c->max_task_retries; /* a stream is not replayed */
     t->target = c->host;
     t->incarnation = c->incarnation;
     lm_wbuf w;

@@ -41,6 +41,7 @@ module lumen_c
   integer(c_int), parameter, public :: LUMEN_ERR_PENDING_CALLS_EXCEEDED = -20
   integer(c_int), parameter, public :: LUMEN_ERR_NOT_FOUND = -21
   integer(c_int), parameter, public :: LUMEN_ERR_ALREADY_EXISTS = -22
+  integer(c_int), parameter, public :: LUMEN_ERR_END_OF_STREAM = -23
 
   ! ---- lumen_type ----------------------------------------------------------------------
   integer(c_int), parameter, public :: LUMEN_TYPE_NONE = 0, LUMEN_TYPE_I64 = 1, LUMEN_TYPE_F64 = 2, &

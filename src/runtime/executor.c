@@ -20,6 +20,7 @@
 #include "actor/actor.h"
 #include "common/error.h"
 #include "placement/placement.h"
+#include "runtime/generator.h"
 #include "runtime/registry.h"
 #include "runtime/runtime.h"
 
@@ -362,11 +363,16 @@ static int match_id(lm_rt *rt, lm_task *t, void *arg)
 
 void lm_handle_cancel(lm_rt *rt, lm_oid task_id)
 {
+    if (lm_gen_prod_cancel(rt, task_id, 0))
+        return; /* a running generator: its next yield returns cancelled */
     pthread_mutex_lock(&rt->exec_lock);
     lm_task *t = unlink_where(rt, match_id, &task_id, 0);
     pthread_mutex_unlock(&rt->exec_lock);
     if (!t) {
-        lm_actor_host_cancel(rt, task_id); /* perhaps a queued actor call */
+        /* perhaps a queued actor call; else a generator between the queue
+         * and its start is remembered and starts cancelled */
+        if (!lm_actor_host_cancel(rt, task_id))
+            lm_gen_prod_cancel(rt, task_id, 1);
         return; /* running, finished or stolen: the owner gets the real outcome */
     }
     char msg[LM_FN_MAX + 48];

@@ -196,7 +196,7 @@ lm_obj *lm_obj_lookup_ref(lm_rt *rt, lumen_ref ref, lumen_status *st)
     }
     char hex[33];
     lumen_ref_hex(ref, hex);
-    if (id.lo == 0 || lm_oid_kind(id) != LM_OID_OBJECT) {
+    if (id.lo == 0 || (lm_oid_kind(id) != LM_OID_OBJECT && lm_oid_kind(id) != LM_OID_STREAM)) {
         *st = lm_error(LUMEN_ERR_INVALID_REF, "reference %s is nil or not an object reference", hex);
         return NULL;
     }

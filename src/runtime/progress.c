@@ -22,6 +22,7 @@
 #include "common/error.h"
 #include "gcs/gcs.h"
 #include "observe/observe.h"
+#include "runtime/generator.h"
 #include "runtime/runtime.h"
 
 typedef struct lm_out {
@@ -128,6 +129,7 @@ int lm_progress(lm_rt *rt)
     do {
         if (pthread_mutex_trylock(&rt->progress_lock) != 0)
             return events;
+        lm_gen_flush(rt); /* streaming items batched since the last poll */
         events += drain_outbox(rt);
         events += rt->tp->ops->poll(rt->tp, 64, lm_deliver, rt);
         events += drain_outbox(rt);
@@ -202,6 +204,15 @@ void lm_deliver(void *arg, int src, void *buf, size_t len)
             bad_message(rt, src, "value");
         break;
     }
+    case LM_MSG_YIELD: {
+        lm_yield_msg *m = malloc(sizeof *m);
+        if (m && lm_msg_decode_yield(buf, len, m) == LUMEN_OK)
+            lm_gen_handle_items(rt, m->task_id, m->attempt, m->executor, m->index, m->n, m->vals);
+        else
+            bad_message(rt, src, "yield");
+        free(m);
+        break;
+    }
     case LM_MSG_FETCH: {
         lm_fetch_msg m;
         if (lm_msg_decode_fetch(buf, len, &m) == LUMEN_OK)
@@ -226,6 +237,8 @@ void lm_deliver(void *arg, int src, void *buf, size_t len)
         } else if (type == LM_MSG_ADD_REF || type == LM_MSG_DEC_REF) {
             int64_t n = m.count > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)m.count;
             lm_handle_refcount(rt, m.oid, type == LM_MSG_ADD_REF ? n : -n);
+        } else if (type == LM_MSG_YIELD_ACK) {
+            lm_gen_prod_ack(rt, m.oid, m.count);
         } else if (type == LM_MSG_CANCEL) {
             lm_handle_cancel(rt, m.oid);
         } else if (type == LM_MSG_STEAL) {

@@ -13,7 +13,9 @@
  *   progress_lock -> rt->lock -> rt->exec_lock / outbox_lock / cb_lock /
  *   a completion queue's lock / (actor_lock ->) an actor instance's lock.
  * progress_lock is taken with trylock, except by a thread holding no other
- * lock (fetch.c posts a receive that way).
+ * lock (fetch.c posts a receive that way). gen_lock (gen_yield.c, running
+ * streaming producers) comes after progress_lock and before outbox_lock,
+ * and is never held with rt->lock.
  * Nothing calls lm_progress() while holding rt->lock.
  */
 #ifndef LUMEN_RUNTIME_H
@@ -36,6 +38,7 @@
 #define LM_OID_OBJECT 2
 #define LM_OID_ACTOR 3
 #define LM_OID_PG 4
+#define LM_OID_STREAM 5 /* an item of a streaming generator (generator.h) */
 static inline lm_oid lm_oid_make(int owner, unsigned index, unsigned kind, unsigned epoch, uint64_t seq)
 {
     lm_oid id = {(uint64_t)(uint32_t)owner | ((uint64_t)(index & 0xffff) << 32) |
@@ -138,6 +141,10 @@ typedef struct lm_task_rec {
     /* scheduling strategy (tasks) and placement group (tasks and actors) */
     lumen_scheduling_strategy strat;
     int bundle;          /* bundle chosen at dispatch */
+    /* streaming generators (generator.c): the caller's handle, registered
+     * under the task id when the id is made */
+    struct lumen_generator *gen;
+    uint32_t gen_bound;  /* back-pressure bound sent to the executor */
 } lm_task_rec;
 
 /* ---- tasks to run on this rank (executor.c) ---------------------------- */
@@ -183,6 +190,7 @@ struct lumen_task_ctx {
     struct lumen_task_ctx *anext, *aprev; /* the actor's calls in flight (its thread only) */
     struct lumen_task_ctx *rnext;     /* the actor's ready list (its lock) */
     int await_cancelled;              /* the actor ended: the continuation's last run */
+    struct lm_gen_prod *gen;          /* streaming task: its yield state (gen_yield.c) */
     char error[512];
 };
 

@@ -18,6 +18,7 @@
 #include "common/error.h"
 #include "actor/actor.h"
 #include "placement/placement.h"
+#include "runtime/generator.h"
 #include "runtime/registry.h"
 #include "runtime/runtime.h"
 
@@ -195,6 +196,10 @@ void lm_task_encode(lm_rt *rt, lm_task_rec *t, lm_wbuf *w)
         m->flags |= LM_TASK_PINNED;
     if (t->kind != LM_KIND_TASK)
         m->flags |= LM_TASK_PINNED;
+    if (t->gen) { /* a generator stays where it was sent: its caller acks and cancels there */
+        m->flags |= LM_TASK_STREAMING | LM_TASK_PINNED;
+        m->gen_bound = t->gen_bound;
+    }
     m->nargs = (uint16_t)t->nargs;
     for (int i = 0; i < t->nargs; i++) {
         const lumen_arg *a = &t->args[i];
@@ -504,6 +509,8 @@ lumen_status lm_submit(lm_rt *rt, lm_task_rec *t, const lumen_arg *args, size_t 
         o->producer = t;
         returns[i] = lm_ref_from_oid(o->id);
     }
+    if (t->gen)
+        lm_gen_attach(rt, t); /* before dispatch: its first YIELD may come at once */
     lm_obj *err_dep = NULL;
     size_t b = tbucket(t->id);
     t->hnext = rt->tasks[b];
@@ -563,6 +570,12 @@ lumen_status lm_submit(lm_rt *rt, lm_task_rec *t, const lumen_arg *args, size_t 
 lumen_status lumen_remote(const char *fn, const lumen_arg *args, size_t nargs,
                           const lumen_task_options *opts, lumen_ref *returns)
 {
+    return lm_remote_submit(fn, args, nargs, opts, NULL, 0, returns);
+}
+
+lumen_status lm_remote_submit(const char *fn, const lumen_arg *args, size_t nargs, const lumen_task_options *opts,
+                              struct lumen_generator *gen, uint32_t gen_bound, lumen_ref *returns)
+{
     lm_rt *rt = lm_g;
     if (!rt)
         return lm_error(LUMEN_ERR_NOT_INITIALIZED, "call lumen_init first");
@@ -585,6 +598,13 @@ lumen_status lumen_remote(const char *fn, const lumen_arg *args, size_t nargs,
     if (st != LUMEN_OK) {
         free(t);
         return st;
+    }
+    if (gen) { /* streaming: one return (the item count), never retried */
+        t->gen = gen;
+        t->gen_bound = gen_bound;
+        t->num_returns = 1;
+        t->retries_left = 0;
+        t->retry_exceptions = 0;
     }
     return lm_submit(rt, t, args, nargs, returns);
 }

@@ -15,6 +15,7 @@
 #include "actor/actor.h"
 #include "common/error.h"
 #include "observe/observe.h"
+#include "runtime/generator.h"
 #include "runtime/registry.h"
 #include "runtime/runtime.h"
 
@@ -230,9 +231,10 @@ static lumen_status invoke(lm_rt *rt, lumen_task_ctx *c)
         st = LUMEN_ERR_ACTOR_DIED;
     else if (st == LUMEN_ERR_ACTOR_DIED)
         st = LUMEN_ERR_TASK_FAILED; /* passing on another actor's death is an ordinary failure */
+    if (c->gen) /* streaming: the item count, or cancelled */
+        st = lm_gen_prod_end(rt, c, st);
     if (st == LUMEN_OK)
         st = lm_ctx_seal_returns(c);
-    (void)rt;
     return st;
 }
 
@@ -255,6 +257,7 @@ static int task_finish(lm_rt *rt, lumen_task_ctx *c, lumen_status st, int ran, i
             lm_ctx_drop_return(c, i);
         int kind = st == LUMEN_ERR_UNKNOWN_FUNCTION ? LM_ERRK_UNKNOWN_FN
                    : c->actor_fatal                 ? LM_ERRK_ACTOR_FATAL
+                   : (t->m.flags & LM_TASK_STREAMING) && st == LUMEN_ERR_TASK_CANCELLED ? LM_ERRK_CANCELLED
                                                     : LM_ERRK_FAILED;
         lm_task_reply_error(rt, t, msg ? msg : "task failed", kind);
         lm_log(LUMEN_LOG_INFO, "%s", msg ? msg : "task failed");
@@ -334,6 +337,8 @@ int lm_task_execute(lm_rt *rt, lm_task *t, lm_actor_inst *inst)
         for (int i = 0; i < t->m.nargs; i++)
             c->bytes += c->argn[i];
         ran = 1;
+        if (st == LUMEN_OK && (t->m.flags & LM_TASK_STREAMING))
+            st = lm_gen_prod_begin(rt, c);
         if (st == LUMEN_OK)
             st = invoke(rt, c);
         if (st == LUMEN_PENDING) {

@@ -140,6 +140,7 @@ void lm_msg_encode_task(lm_wbuf *w, const lm_task_msg *m)
     lm_w_u32(w, (uint32_t)m->max_concurrency);
     w_oid(w, m->pg_id);
     lm_w_u32(w, (uint32_t)m->bundle);
+    lm_w_u32(w, m->gen_bound);
     lm_w_u16(w, m->nargs);
     for (int i = 0; i < m->nargs; i++)
         w_val(w, &m->args[i]);
@@ -172,7 +173,13 @@ lumen_status lm_msg_decode_task(const void *buf, size_t len, lm_task_msg *m)
     m->max_concurrency = (int32_t)lm_r_u32(&r);
     m->pg_id = r_oid(&r);
     m->bundle = (int32_t)lm_r_u32(&r);
+    m->gen_bound = lm_r_u32(&r);
     if (m->kind > LM_KIND_CALL || m->max_concurrency < 0 || m->bundle < -1)
+        return LUMEN_ERR_PROTOCOL;
+    /* a generator is a task or a method with one return (its item count) */
+    if ((m->flags & LM_TASK_STREAMING) && (m->kind == LM_KIND_CREATE || m->num_returns != 1))
+        return LUMEN_ERR_PROTOCOL;
+    if (!(m->flags & LM_TASK_STREAMING) && m->gen_bound != 0)
         return LUMEN_ERR_PROTOCOL;
     m->nargs = lm_r_u16(&r);
     if (m->nargs > LUMEN_MAX_ARGS)
@@ -253,7 +260,7 @@ lumen_status lm_msg_decode_small(const void *buf, size_t len, lm_msg_type type, 
 {
     lm_rbuf r;
     if (type == LM_MSG_TASK || type == LM_MSG_DONE || type == LM_MSG_FETCH || type == LM_MSG_VALUE ||
-        type == LM_MSG_CTL ||
+        type == LM_MSG_CTL || type == LM_MSG_YIELD ||
         !open_msg(&r, buf, len, type))
         return LUMEN_ERR_PROTOCOL;
     m->oid = r_oid(&r);
@@ -315,5 +322,73 @@ lumen_status lm_msg_decode_ctl(const void *buf, size_t len, lm_ctl_msg *m)
     for (int i = 0; i < LM_CTL_NS; i++)
         m->s[i] = lm_r_strref(&r, &m->slen[i]);
     m->blob = lm_r_blob(&r, &m->blob_len);
+    return r.ok && r.pos == r.len ? LUMEN_OK : LUMEN_ERR_PROTOCOL;
+}
+
+#define YIELD_COUNT_AT (LM_MSG_HEADER + 16 + 4 + 4 + 8)
+
+void lm_msg_yield_begin(lm_wbuf *w, lm_oid task, uint32_t attempt, int32_t executor, uint64_t first)
+{
+    size_t s;
+    begin(w, LM_MSG_YIELD, &s);
+    w_oid(w, task);
+    lm_w_u32(w, attempt);
+    lm_w_u32(w, (uint32_t)executor);
+    lm_w_u64(w, first);
+    lm_w_u32(w, 0); /* the count, patched by lm_msg_yield_end */
+}
+
+void lm_msg_yield_add(lm_wbuf *w, const lm_wval *v) { w_val(w, v); }
+
+void lm_msg_yield_end(lm_wbuf *w, uint32_t n)
+{
+    if (w->oom || w->len < YIELD_COUNT_AT + 4)
+        return;
+    for (int i = 0; i < 4; i++)
+        w->data[YIELD_COUNT_AT + (size_t)i] = (uint8_t)(n >> (8 * i));
+    end(w, 0);
+}
+
+void lm_msg_encode_yield(lm_wbuf *w, const lm_yield_msg *m)
+{
+    /* the batch encoding needs the message at the start of the buffer */
+    lm_wbuf tmp;
+    lm_wbuf *b = w->len ? &tmp : w;
+    if (b == &tmp)
+        lm_wbuf_init(&tmp, 64);
+    lm_msg_yield_begin(b, m->task_id, m->attempt, m->executor, m->index);
+    for (uint32_t i = 0; i < m->n && i < LM_YIELD_BATCH_MAX; i++)
+        w_val(b, &m->vals[i]);
+    lm_msg_yield_end(b, m->n);
+    if (b == &tmp) {
+        if (tmp.oom)
+            w->oom = 1;
+        else
+            lm_w_bytes(w, tmp.data, tmp.len);
+        lm_wbuf_free(&tmp);
+    }
+}
+
+lumen_status lm_msg_decode_yield(const void *buf, size_t len, lm_yield_msg *m)
+{
+    lm_rbuf r;
+    if (!open_msg(&r, buf, len, LM_MSG_YIELD))
+        return LUMEN_ERR_PROTOCOL;
+    m->task_id = r_oid(&r);
+    m->attempt = lm_r_u32(&r);
+    m->executor = (int32_t)lm_r_u32(&r);
+    m->index = lm_r_u64(&r);
+    m->n = lm_r_u32(&r);
+    if (!r.ok || m->executor < 0 || m->n == 0 || m->n > LM_YIELD_BATCH_MAX || m->index > LM_YIELD_INDEX_MAX ||
+        m->index + m->n - 1 > LM_YIELD_INDEX_MAX)
+        return LUMEN_ERR_PROTOCOL;
+    for (uint32_t i = 0; i < m->n && r.ok; i++) {
+        lm_wval *v = &m->vals[i];
+        r_val(&r, v);
+        if (v->kind != LM_VAL_INLINE && v->kind != LM_VAL_STORE)
+            r.ok = 0;
+        if (v->type == LUMEN_TYPE_REF || v->type == LUMEN_TYPE_ACTOR)
+            r.ok = 0;
+    }
     return r.ok && r.pos == r.len ? LUMEN_OK : LUMEN_ERR_PROTOCOL;
 }

@@ -18,7 +18,7 @@
 #include "wire/buf.h"
 
 #define LM_WIRE_MAGIC 0x4d4cu /* "LM" */
-#define LM_WIRE_VERSION 3
+#define LM_WIRE_VERSION 4
 #define LM_MSG_HEADER 8
 #define LM_FN_MAX 128         /* function name bytes incl. NUL */
 #define LM_MAX_RES 18         /* resource slots: cpu, gpu, 16 custom */
@@ -37,7 +37,9 @@ typedef enum lm_msg_type {
     LM_MSG_ADD_REF = 11,  /* holder -> owner: tag more references now exist */
     LM_MSG_DEC_REF = 12,  /* borrower -> owner: tag references are gone */
     LM_MSG_CTL = 13,      /* actors, placement groups, resources (lm_ctl_op) */
-    LM_MSG_TYPE_MAX = 13
+    LM_MSG_YIELD = 14,    /* executor -> owner: the next item of a streaming task */
+    LM_MSG_YIELD_ACK = 15,/* owner -> executor: count items taken (small: oid task, count) */
+    LM_MSG_TYPE_MAX = 15
 } lm_msg_type;
 
 /* How a value travels: inline bytes, a location in a node store, or an error. */
@@ -62,7 +64,8 @@ typedef struct lm_wval {
 #define LM_TASK_HOPS_SHIFT 8     /* bits 8-15: how many times it was stolen */
 #define LM_TASK_MAX_HOPS 3
 #define LM_TASK_PINNED 2u        /* flag: must run where it was sent (no stealing) */
-#define LM_TASK_ASYNC 4u         /* flag (CREATE): an async actor (lumen_await) */
+#define LM_TASK_ASYNC 8u         /* flag (CREATE): an async actor (lumen_await) */
+#define LM_TASK_STREAMING 4u     /* flag: a streaming generator (YIELD messages) */
 
 /* what a TASK message asks for */
 #define LM_KIND_TASK 0           /* a remote function */
@@ -83,6 +86,7 @@ typedef struct lm_task_msg {
     int32_t max_concurrency;         /* CREATE */
     lm_oid pg_id;                    /* placement group it runs in ({0,0}: none) */
     int32_t bundle;                  /* its bundle there */
+    uint32_t gen_bound;              /* STREAMING: back-pressure bound (0: none) */
     uint16_t nargs;
     lm_wval args[LUMEN_MAX_ARGS];
 } lm_task_msg;
@@ -94,6 +98,21 @@ typedef struct lm_done_msg {
     uint16_t nret;
     lm_wval rets[LUMEN_MAX_RETURNS];
 } lm_done_msg;
+
+/* Items of a streaming task (LM_MSG_YIELD), a batch of consecutive ones:
+ * items of one attempt travel in index order on the executor -> owner
+ * channel, before its DONE, whose value is the count of items (I64) or the
+ * task's error. */
+#define LM_YIELD_BATCH_MAX 256
+typedef struct lm_yield_msg {
+    lm_oid task_id;
+    uint32_t attempt;
+    int32_t executor;
+    uint64_t index;      /* of vals[0]; the others follow (all below 2^40) */
+    uint32_t n;          /* 1 .. LM_YIELD_BATCH_MAX */
+    lm_wval vals[LM_YIELD_BATCH_MAX]; /* INLINE or STORE; never a REF/ACTOR/error */
+} lm_yield_msg;
+#define LM_YIELD_INDEX_MAX ((1ull << 40) - 1)
 
 typedef struct lm_fetch_msg {
     lm_oid oid;
@@ -144,6 +163,12 @@ void lm_msg_encode_fetch(lm_wbuf *w, const lm_fetch_msg *m);
 void lm_msg_encode_small(lm_wbuf *w, lm_msg_type type, const lm_small_msg *m);
 void lm_msg_encode_value(lm_wbuf *w, const lm_value_msg *m);
 void lm_msg_encode_ctl(lm_wbuf *w, const lm_ctl_msg *m);
+void lm_msg_encode_yield(lm_wbuf *w, const lm_yield_msg *m);
+/* A YIELD built item by item (the producer's batch): begin into an empty
+ * buffer, add values, end with their count. */
+void lm_msg_yield_begin(lm_wbuf *w, lm_oid task, uint32_t attempt, int32_t executor, uint64_t first);
+void lm_msg_yield_add(lm_wbuf *w, const lm_wval *v);
+void lm_msg_yield_end(lm_wbuf *w, uint32_t n);
 
 /* Check the header; return the type, or LUMEN_ERR_PROTOCOL (negative). */
 int lm_msg_peek_type(const void *buf, size_t len);
@@ -152,6 +177,7 @@ lumen_status lm_msg_decode_done(const void *buf, size_t len, lm_done_msg *m);
 lumen_status lm_msg_decode_fetch(const void *buf, size_t len, lm_fetch_msg *m);
 lumen_status lm_msg_decode_value(const void *buf, size_t len, lm_value_msg *m);
 lumen_status lm_msg_decode_ctl(const void *buf, size_t len, lm_ctl_msg *m);
+lumen_status lm_msg_decode_yield(const void *buf, size_t len, lm_yield_msg *m);
 lumen_status lm_msg_decode_small(const void *buf, size_t len, lm_msg_type type, lm_small_msg *m);
 
 #endif

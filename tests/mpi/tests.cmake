@@ -77,3 +77,8 @@ endforeach()
 lumen_mpi_test(async_completion)
 lumen_mpi_test(async_completion ENV LUMEN_RANK_IS_NODE=1 SUFFIX _pernode)
 lumen_mpi_test(async_actor)
+# streaming generators (lumen_remote_generator)
+lumen_mpi_test(generator_stream)
+lumen_mpi_test(generator_stream ENV LUMEN_RANK_IS_NODE=1 SUFFIX _pernode)
+# items spill and come back like any object
+lumen_mpi_test(generator_stream ENV LUMEN_STORE_CAPACITY=2M SUFFIX _smallstore RANKS 1 2)

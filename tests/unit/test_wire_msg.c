@@ -39,7 +39,9 @@ static lumen_status decode_any(const void *buf, size_t len)
     lm_small_msg sm;
     lm_value_msg vm;
     lm_ctl_msg cm;
+    static lm_yield_msg ym;
     switch (t) {
+    case LM_MSG_YIELD: return lm_msg_decode_yield(buf, len, &ym);
     case LM_MSG_CTL: return lm_msg_decode_ctl(buf, len, &cm);
     case LM_MSG_VALUE: return lm_msg_decode_value(buf, len, &vm);
     case LM_MSG_TASK: return lm_msg_decode_task(buf, len, &tm);
@@ -277,6 +279,144 @@ static void test_ctl(void)
     lm_wbuf_free(&w);
 }
 
+/* YIELD (streaming generators), YIELD_ACK, and the streaming fields of TASK */
+static void test_yield(void)
+{
+    int64_t v = -5;
+    static lm_yield_msg m, d;
+    m = (lm_yield_msg){.task_id = {0x0500000100000002ull, 77}, .attempt = 0, .executor = 3, .index = 70000, .n = 1};
+    m.vals[0] = (lm_wval){.kind = LM_VAL_INLINE, .type = LUMEN_TYPE_I64, .data = &v, .size = 8};
+    lm_wbuf w;
+    lm_wbuf_init(&w, 16);
+    lm_msg_encode_yield(&w, &m);
+    CHECK(lm_msg_peek_type(w.data, w.len) == LM_MSG_YIELD);
+    CHECK(lm_msg_decode_yield(w.data, w.len, &d) == LUMEN_OK);
+    int64_t got = 0;
+    memcpy(&got, d.vals[0].data, 8);
+    CHECK(d.task_id.hi == m.task_id.hi && d.task_id.lo == 77 && d.attempt == 0 && d.executor == 3 &&
+          d.index == 70000 && d.n == 1 && d.vals[0].kind == LM_VAL_INLINE && d.vals[0].type == LUMEN_TYPE_I64 &&
+          got == -5);
+    lm_small_msg sd;
+    CHECK(lm_msg_decode_small(w.data, w.len, LM_MSG_YIELD, &sd) == LUMEN_ERR_PROTOCOL);
+    static lm_done_msg dd;
+    CHECK(lm_msg_decode_done(w.data, w.len, &dd) == LUMEN_ERR_PROTOCOL);
+    check_truncations(&w);
+    mutate(&w, 4000);
+    lm_wbuf_free(&w);
+
+    /* a batch built item by item: inline values of every type and a store location */
+    const char *str = "abc";
+    double f = 0.5;
+    lm_wval vals[4] = {{.kind = LM_VAL_INLINE, .type = LUMEN_TYPE_I64, .data = &v, .size = 8},
+                       {.kind = LM_VAL_INLINE, .type = LUMEN_TYPE_STR, .data = str, .size = 4},
+                       {.kind = LM_VAL_INLINE, .type = LUMEN_TYPE_F64, .data = &f, .size = 8},
+                       {.kind = LM_VAL_STORE, .type = LUMEN_TYPE_BYTES, .oid = {1, 2}, .node = 1, .holder = 2,
+                        .size = 1u << 20}};
+    lm_wbuf_init(&w, 16);
+    lm_msg_yield_begin(&w, m.task_id, 0, 1, 5);
+    for (int i = 0; i < 4; i++)
+        lm_msg_yield_add(&w, &vals[i]);
+    lm_msg_yield_end(&w, 4);
+    CHECK(lm_msg_decode_yield(w.data, w.len, &d) == LUMEN_OK);
+    CHECK(d.n == 4 && d.index == 5 && d.executor == 1);
+    CHECK(d.vals[1].type == LUMEN_TYPE_STR && !strcmp(d.vals[1].data, "abc"));
+    CHECK(((uintptr_t)d.vals[2].data & 7) == 0); /* aligned payloads in a batch too */
+    CHECK(d.vals[3].kind == LM_VAL_STORE && d.vals[3].oid.lo == 2 && d.vals[3].node == 1 && d.vals[3].holder == 2 &&
+          d.vals[3].size == 1u << 20);
+    check_truncations(&w);
+    mutate(&w, 4000);
+    /* a count that disagrees with the values */
+    w.data[40] = 5;
+    CHECK(lm_msg_decode_yield(w.data, w.len, &d) == LUMEN_ERR_PROTOCOL);
+    w.data[40] = 3;
+    CHECK(lm_msg_decode_yield(w.data, w.len, &d) == LUMEN_ERR_PROTOCOL);
+    lm_wbuf_free(&w);
+
+    /* rejected: an error value, a reference, an actor, no value, no items,
+     * too many items, an index over 2^40, a negative executor */
+    uint8_t ref[LM_REF_VALUE_SIZE] = {0};
+    lm_wval bad[] = {{.kind = LM_VAL_ERROR, .type = 0, .data = "x", .size = 1},
+                     {.kind = LM_VAL_INLINE, .type = LUMEN_TYPE_REF, .data = ref, .size = sizeof ref},
+                     {.kind = LM_VAL_INLINE, .type = LUMEN_TYPE_ACTOR, .data = ref, .size = LM_ACTOR_VALUE_SIZE},
+                     {.kind = LM_VAL_NONE}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        m.vals[0] = bad[i];
+        lm_wbuf_init(&w, 16);
+        lm_msg_encode_yield(&w, &m);
+        CHECK(lm_msg_decode_yield(w.data, w.len, &d) == LUMEN_ERR_PROTOCOL);
+        lm_wbuf_free(&w);
+    }
+    m.vals[0] = vals[0];
+    m.n = 0;
+    lm_wbuf_init(&w, 16);
+    lm_msg_encode_yield(&w, &m);
+    CHECK(lm_msg_decode_yield(w.data, w.len, &d) == LUMEN_ERR_PROTOCOL);
+    lm_wbuf_free(&w);
+    lm_wbuf_init(&w, 16);
+    lm_msg_yield_begin(&w, m.task_id, 0, 1, 0);
+    for (int i = 0; i <= LM_YIELD_BATCH_MAX; i++)
+        lm_msg_yield_add(&w, &vals[0]);
+    lm_msg_yield_end(&w, LM_YIELD_BATCH_MAX + 1);
+    CHECK(lm_msg_decode_yield(w.data, w.len, &d) == LUMEN_ERR_PROTOCOL);
+    lm_wbuf_free(&w);
+    m.n = 2;
+    m.vals[1] = vals[0];
+    m.index = LM_YIELD_INDEX_MAX; /* the second item would be past the limit */
+    lm_wbuf_init(&w, 16);
+    lm_msg_encode_yield(&w, &m);
+    CHECK(lm_msg_decode_yield(w.data, w.len, &d) == LUMEN_ERR_PROTOCOL);
+    lm_wbuf_free(&w);
+    m.n = 1;
+    m.index = 0;
+    m.executor = -1;
+    lm_wbuf_init(&w, 16);
+    lm_msg_encode_yield(&w, &m);
+    CHECK(lm_msg_decode_yield(w.data, w.len, &d) == LUMEN_ERR_PROTOCOL);
+    lm_wbuf_free(&w);
+
+    /* YIELD_ACK is a small message */
+    lm_small_msg a = {.oid = {9, 10}, .count = 123456789}, ad;
+    lm_wbuf_init(&w, 16);
+    lm_msg_encode_small(&w, LM_MSG_YIELD_ACK, &a);
+    CHECK(lm_msg_decode_small(w.data, w.len, LM_MSG_YIELD_ACK, &ad) == LUMEN_OK);
+    CHECK(ad.oid.lo == 10 && ad.count == 123456789);
+    check_truncations(&w);
+    lm_wbuf_free(&w);
+
+    /* TASK: a generator carries its bound; only a one-return task or call may stream */
+    static lm_task_msg t, td;
+    memset(&t, 0, sizeof t);
+    t.task_id = (lm_oid){1, 2};
+    strcpy(t.fn, "gen");
+    t.num_returns = 1;
+    t.flags = LM_TASK_STREAMING | LM_TASK_PINNED;
+    t.gen_bound = 4;
+    t.bundle = -1;
+    lm_wbuf_init(&w, 16);
+    lm_msg_encode_task(&w, &t);
+    CHECK(lm_msg_decode_task(w.data, w.len, &td) == LUMEN_OK);
+    CHECK(td.gen_bound == 4 && (td.flags & LM_TASK_STREAMING));
+    check_truncations(&w);
+    lm_wbuf_free(&w);
+    t.num_returns = 2;
+    lm_wbuf_init(&w, 16);
+    lm_msg_encode_task(&w, &t);
+    CHECK(lm_msg_decode_task(w.data, w.len, &td) == LUMEN_ERR_PROTOCOL);
+    lm_wbuf_free(&w);
+    t.num_returns = 1;
+    t.kind = LM_KIND_CREATE;
+    lm_wbuf_init(&w, 16);
+    lm_msg_encode_task(&w, &t);
+    CHECK(lm_msg_decode_task(w.data, w.len, &td) == LUMEN_ERR_PROTOCOL);
+    lm_wbuf_free(&w);
+    t.kind = LM_KIND_TASK;
+    t.flags = 0; /* a bound without the flag */
+    lm_wbuf_init(&w, 16);
+    lm_msg_encode_task(&w, &t);
+    CHECK(lm_msg_decode_task(w.data, w.len, &td) == LUMEN_ERR_PROTOCOL);
+    lm_wbuf_free(&w);
+}
+
 static void test_headers(void)
 {
     uint8_t junk[64];
@@ -309,6 +449,7 @@ int main(void)
     test_ctl();
     test_small();
     test_value();
+    test_yield();
     test_headers();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
