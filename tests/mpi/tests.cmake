@@ -73,3 +73,5 @@ foreach(np 2 4)
     PASS_REGULAR_EXPRESSION "\\(rank 1\\) hello from rank 1"
     FAIL_REGULAR_EXPRESSION "\\(rank 0\\);CHECK failed")
 endforeach()
+# collective groups (src/collective): results, errors
+lumen_mpi_test(collective_ops TIMEOUT 300)
