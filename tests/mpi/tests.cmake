@@ -75,3 +75,4 @@ foreach(np 2 4)
 endforeach()
 # collective groups (src/collective): results, errors
 lumen_mpi_test(collective_ops TIMEOUT 300)
+lumen_mpi_test(collective_errors TIMEOUT 300)
