@@ -107,8 +107,13 @@ lumen_status lm_coll_wait(lm_rt *rt, int (*done)(void *), void *arg, uint64_t de
 /* ---- MPI requests (progress role) ---------------------------------------------- */
 void lm_coll_req_add(lm_coll_req *r)
 {
-    r->next = lm_coll.reqs;
-    lm_coll.reqs = r;
+    /* in order: requests of one member are posted as it queued them (MPI
+     * matches messages of one source and tag in posting order) */
+    lm_coll_req **pp = &lm_coll.reqs;
+    while (*pp)
+        pp = &(*pp)->next;
+    r->next = NULL;
+    *pp = r;
     atomic_fetch_add(&lm_coll.nreqs, 1);
 }
 

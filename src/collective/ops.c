@@ -15,6 +15,7 @@
  * Does not own: groups, messages and MPI requests (group.c).
  */
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,117 @@ static lumen_status mpi_run(lm_rt *rt, lm_coll_req *r, char *why, size_t n)
     return LUMEN_ERR_MPI;
 }
 
+/* ---- large allreduce: a pipelined ring ------------------------------------------
+ * Open MPI's MPI_Iallreduce (libnbc) runs at about half the speed of its
+ * blocking MPI_Allreduce on large buffers here, and a blocking collective in
+ * the progress role could deadlock two groups that share ranks. So large
+ * allreduces run as a ring of point-to-point messages (reduce-scatter, then
+ * allgather) in segments: the member thread reduces segment k while the
+ * progress role moves segment k+1, in place in the user's buffer. */
+#define RING_MIN_BYTES ((size_t)1 << 20)
+#define RING_SEG_BYTES ((size_t)1 << 20)
+#define RING_TAG 32100
+
+typedef struct ring_step {
+    lm_coll_req *reqs; /* recv k at 2k, send k at 2k+1 */
+    int n;
+} ring_step;
+
+static int reqs_done(void *p)
+{
+    const lm_coll_req *r = p;
+    return r->done;
+}
+
+/* wait for one request, driving progress (every side agreed: it completes) */
+static void req_wait(lm_rt *rt, lm_coll_req *r)
+{
+    for (;;) {
+        pthread_mutex_lock(&lm_coll.lock);
+        int d = reqs_done(r);
+        pthread_mutex_unlock(&lm_coll.lock);
+        if (d)
+            return;
+        if (lm_progress(rt) == 0)
+            sched_yield();
+    }
+}
+
+static lumen_status ring_allreduce(lm_rt *rt, lm_coll_group *g, char *buf, size_t cnt, int dt, int op, char *why,
+                                   size_t whyn)
+{
+    int P = g->nprocs, p = g->me, right = (p + 1) % P, left = (p + P - 1) % P;
+    size_t esz = lm_coll_esize(dt), seg = RING_SEG_BYTES / esz;
+    size_t base = cnt / (size_t)P, extra = cnt % (size_t)P, maxc = base + (extra ? 1 : 0);
+#define CH_LO(i) ((size_t)(i) * base + ((size_t)(i) < extra ? (size_t)(i) : extra))
+#define CH_N(i) (base + ((size_t)(i) < extra ? 1 : 0))
+    size_t nseg = (maxc + seg - 1) / seg;
+    char *tmp = malloc(maxc * esz);
+    lm_coll_req *rq = calloc(2 * nseg, sizeof *rq);
+    lumen_status st = LUMEN_OK;
+    if (!tmp || !rq) {
+        /* every rank got here: a failure now cannot be told to the others
+         * before they wait on us, so fall back to MPI's own allreduce */
+        free(tmp);
+        free(rq);
+        lm_coll_req r = {.kind = LM_COLL_ALLREDUCE, .comm = g->comm, .type = lm_coll_mpi_type(dt),
+                         .op = lm_coll_mpi_op(op), .count = (int)cnt, .rbuf = buf};
+        return mpi_run(rt, &r, why, whyn);
+    }
+    MPI_Datatype type = lm_coll_mpi_type(dt);
+    for (int phase = 0; phase < 2 && st == LUMEN_OK; phase++) {
+        for (int s = 0; s < P - 1 && st == LUMEN_OK; s++) {
+            int sc = phase == 0 ? (p - s + 2 * P) % P : (p + 1 - s + 2 * P) % P;
+            int rc = phase == 0 ? (p - s - 1 + 2 * P) % P : (p - s + 2 * P) % P;
+            size_t sn = CH_N(sc), rn = CH_N(rc);
+            size_t ns = (sn + seg - 1) / seg, nr = (rn + seg - 1) / seg;
+            char *sdst = buf + CH_LO(sc) * esz, *rdst = buf + CH_LO(rc) * esz;
+            char *rin = phase == 0 ? tmp : rdst;
+            memset(rq, 0, 2 * nseg * sizeof *rq);
+            pthread_mutex_lock(&lm_coll.lock);
+            for (size_t k = 0; k < nseg; k++) {
+                if (k < nr) {
+                    size_t o = k * seg, c = rn - o < seg ? rn - o : seg;
+                    rq[2 * k] = (lm_coll_req){.kind = LM_COLL_REQ_RECV, .comm = g->comm, .type = type,
+                                              .count = (int)c, .rbuf = rin + o * esz, .peer = left, .tag = RING_TAG};
+                    lm_coll_req_add(&rq[2 * k]);
+                }
+                if (k < ns) {
+                    size_t o = k * seg, c = sn - o < seg ? sn - o : seg;
+                    rq[2 * k + 1] = (lm_coll_req){.kind = LM_COLL_REQ_SEND, .comm = g->comm, .type = type,
+                                                  .count = (int)c, .sbuf = sdst + o * esz, .peer = right,
+                                                  .tag = RING_TAG};
+                    lm_coll_req_add(&rq[2 * k + 1]);
+                }
+            }
+            pthread_mutex_unlock(&lm_coll.lock);
+            for (size_t k = 0; k < nseg; k++) {
+                if (k < nr) {
+                    req_wait(rt, &rq[2 * k]);
+                    if (rq[2 * k].mpi_err != MPI_SUCCESS)
+                        st = LUMEN_ERR_MPI;
+                    else if (phase == 0) {
+                        size_t o = k * seg, c = rn - o < seg ? rn - o : seg;
+                        lm_coll_reduce(rdst + o * esz, tmp + o * esz, c, dt, op);
+                    }
+                }
+            }
+            for (size_t k = 0; k < ns; k++) {
+                req_wait(rt, &rq[2 * k + 1]);
+                if (rq[2 * k + 1].mpi_err != MPI_SUCCESS)
+                    st = LUMEN_ERR_MPI;
+            }
+        }
+    }
+#undef CH_LO
+#undef CH_N
+    free(tmp);
+    free(rq);
+    if (st != LUMEN_OK)
+        snprintf(why, whyn, "MPI failed in the ring allreduce");
+    return st;
+}
+
 static lumen_status run_data(lm_rt *rt, lm_coll_group *g, const lm_coll_sig *s, char *why, size_t n)
 {
     size_t esz = lm_coll_esize(s->dtype), cnt = (size_t)s->count, blk = cnt * esz;
@@ -140,6 +252,8 @@ static lumen_status run_data(lm_rt *rt, lm_coll_group *g, const lm_coll_sig *s, 
             lm_coll_reduce(parts[0].recv, parts[i].recv, cnt, dt, op);
         if (g->nprocs == 1)
             return LUMEN_OK;
+        if (blk >= RING_MIN_BYTES && cnt >= (size_t)g->nprocs)
+            return ring_allreduce(rt, g, parts[0].recv, cnt, dt, op, why, n);
         r.kind = LM_COLL_ALLREDUCE;
         r.rbuf = parts[0].recv;
         return mpi_run(rt, &r, why, n);
