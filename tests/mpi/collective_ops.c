@@ -170,6 +170,31 @@ LUMEN_METHOD(Member, suite)
         MCHECK(bad == n, "64 MiB allreduce: element %zu wrong", bad);
     }
 
+    /* 262147 doubles and int32 (over 1 MiB: the ring, with unequal chunks) */
+    {
+        size_t n = 262147;
+        double *d = malloc(n * sizeof *d);
+        int32_t *q = malloc(n * sizeof *q);
+        if (!d || !q)
+            return lumen_task_fail(ctx, "no memory");
+        for (size_t i = 0; i < n; i++) {
+            d[i] = (double)input(R, i, LUMEN_REDUCE_SUM);
+            q[i] = (int32_t)input(R, i, LUMEN_REDUCE_MAX);
+        }
+        MCHECK(lumen_collective_allreduce(g, d, n, LUMEN_DTYPE_FLOAT64, LUMEN_REDUCE_SUM) == LUMEN_OK, "ring: %s",
+               lumen_last_error());
+        MCHECK(lumen_collective_allreduce(g, q, n, LUMEN_DTYPE_INT32, LUMEN_REDUCE_MAX) == LUMEN_OK, "ring: %s",
+               lumen_last_error());
+        size_t bad = n;
+        for (size_t i = 0; i < n && bad == n; i++)
+            if (d[i] != (double)expect(W, i, LUMEN_REDUCE_SUM, LUMEN_DTYPE_FLOAT64) ||
+                q[i] != expect(W, i, LUMEN_REDUCE_MAX, LUMEN_DTYPE_INT32))
+                bad = i;
+        free(d);
+        free(q);
+        MCHECK(bad == n, "ring allreduce: element %zu wrong", bad);
+    }
+
     /* broadcast from every root */
     for (int root = 0; root < W; root++) {
         int64_t *b = buf;
