@@ -24,8 +24,9 @@ set_tests_properties(install_consumer PROPERTIES
 # pass (Open MPI, sanitizers, MPICH). The pi example exits non-zero when its
 # estimate is off by 0.01 or more; counter and parameter_server check their
 # results (the printed counts, a falling loss) and exit non-zero otherwise;
-# insitu (lumen inside an MPI simulation) checks its analyses and the heat.
-foreach(_ex quickstart monte_carlo_pi counter parameter_server insitu)
+# insitu (lumen inside an MPI simulation) checks its analyses and the heat;
+# sgd_allreduce (collective groups) checks a falling loss and equal weights.
+foreach(_ex quickstart monte_carlo_pi counter parameter_server insitu sgd_allreduce)
   if(TARGET ${_ex} AND NOT TEST example_${_ex}_np4)
     add_test(NAME example_${_ex}_np4
       COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 4 ${LUMEN_MPIEXEC_EXTRA}
