@@ -45,6 +45,10 @@ enum lm_coll_kind {
     LM_COLL_BARRIER
 };
 
+#define LM_COLL_KIND(k) ((k) & 0xff)
+#define LM_COLL_SIGONLY 0x100  /* check the arguments only (NCCL groups) */
+#define LM_COLL_HOSTDATA 0x200 /* host buffers on an NCCL group (its unique id) */
+
 /* what every member of an operation must agree on */
 typedef struct lm_coll_sig {
     int64_t kind, count, dtype, op; /* op: reduce op, or root for broadcast */
@@ -194,10 +198,16 @@ void lm_coll_send_arrive(lm_rt *rt, lm_coll_group *g, uint64_t seq, int bad, con
 void lm_coll_send_p2p(lm_rt *rt, lm_coll_group *g, int sub, const lm_coll_p2p *p, lumen_status st,
                       const char *why);
 
+/* ops.c: an operation on the host side of a group (NCCL groups: sig_only
+ * checks the arguments with every member, else host buffers) */
+lumen_status lm_coll_host_op(const char *name, int kind, const void *send, void *recv, size_t count, int dtype,
+                             int op, int sig_only);
+
 /* nccl.c (LUMEN_HAVE_NCCL) */
+lumen_status lm_coll_nccl_available(void); /* libraries and a GPU are there */
 lumen_status lm_coll_nccl_setup(lm_rt *rt, lm_coll_group *g, int li);
 void lm_coll_nccl_free(lm_coll_group *g);
-lumen_status lm_coll_nccl_op(lm_coll_group *g, int kind, const void *send, void *recv, size_t count, int dtype,
-                             int op, int peer);
+lumen_status lm_coll_nccl_op(lm_coll_group *g, int li, int kind, const void *send, void *recv, size_t count,
+                             int dtype, int op, int peer, uint64_t deadline_ns);
 
 #endif

@@ -559,6 +559,9 @@ lumen_status lumen_collective_init(int world_size, int rank, lumen_coll_backend 
 #ifndef LUMEN_HAVE_NCCL
     if (backend == LUMEN_COLL_NCCL)
         return lm_error(LUMEN_ERR_INVALID_ARG, "backend NCCL: lumen was built without CUDA and NCCL");
+#else
+    if (backend == LUMEN_COLL_NCCL && (st = lm_coll_nccl_available()) != LUMEN_OK)
+        return st;
 #endif
     int64_t tmo = LUMEN_COLL_DEFAULT_TIMEOUT_MS;
     if (opts && (opts->field_mask & LUMEN_COLL_TIMEOUT_MS))
@@ -613,8 +616,11 @@ lumen_status lumen_collective_init(int world_size, int rank, lumen_coll_backend 
         if (st != LUMEN_OK)
             return lm_error(st, "collective group '%s': rank %d is not on this lumen rank", group_name, rank);
 #ifdef LUMEN_HAVE_NCCL
-        if (g->backend == LUMEN_COLL_NCCL)
-            return lm_coll_nccl_setup(rt, g, -1);
+        if (g->backend == LUMEN_COLL_NCCL) {
+            for (int i = 0; i < g->nlocal; i++)
+                if (g->locals[i] == rank)
+                    return lm_coll_nccl_setup(rt, g, i);
+        }
 #endif
         return LUMEN_OK;
     }

@@ -34,7 +34,10 @@ static uint64_t deadline_of(int64_t tmo)
     return tmo < 0 ? 0 : lm_now_ns() + (uint64_t)tmo * 1000000ull;
 }
 
-static int sig_is_reduce(int64_t kind) { return kind == LM_COLL_ALLREDUCE || kind == LM_COLL_REDUCESCATTER; }
+static int sig_is_reduce(int64_t kind)
+{
+    return LM_COLL_KIND(kind) == LM_COLL_ALLREDUCE || LM_COLL_KIND(kind) == LM_COLL_REDUCESCATTER;
+}
 
 /* LUMEN_OK when equal, else the status and a description in why */
 static lumen_status sig_diff(const lm_coll_sig *a, int ra, const lm_coll_sig *b, int rb, char *why, size_t n)
@@ -44,7 +47,7 @@ static lumen_status sig_diff(const lm_coll_sig *a, int ra, const lm_coll_sig *b,
                  lm_coll_kind_name(a->kind), rb, lm_coll_kind_name(b->kind));
         return LUMEN_ERR_TYPE_MISMATCH;
     }
-    if (a->kind == LM_COLL_BARRIER)
+    if (LM_COLL_KIND(a->kind) == LM_COLL_BARRIER)
         return LUMEN_OK;
     if (a->dtype != b->dtype) {
         snprintf(why, n, "dtypes differ: rank %d %s, rank %d %s", ra, lm_coll_dtype_name(a->dtype), rb,
@@ -103,12 +106,13 @@ static int remote_ready(void *p)
 static lumen_status prepare(lm_coll_group *g, const lm_coll_sig *s, char *why, size_t n)
 {
     size_t esz = lm_coll_esize(s->dtype), cnt = (size_t)s->count;
-    if (cnt == 0 || (s->kind != LM_COLL_ALLGATHER && s->kind != LM_COLL_REDUCESCATTER))
+    int k = (int)LM_COLL_KIND(s->kind);
+    if (cnt == 0 || (s->kind & LM_COLL_SIGONLY) || (k != LM_COLL_ALLGATHER && k != LM_COLL_REDUCESCATTER))
         return LUMEN_OK;
     g->stage = malloc((size_t)g->world * cnt * esz);
-    if (s->kind == LM_COLL_REDUCESCATTER && g->nprocs > 1)
+    if (k == LM_COLL_REDUCESCATTER && g->nprocs > 1)
         g->result = malloc((size_t)g->nlocal * cnt * esz);
-    if (!g->stage || (s->kind == LM_COLL_REDUCESCATTER && g->nprocs > 1 && !g->result)) {
+    if (!g->stage || (k == LM_COLL_REDUCESCATTER && g->nprocs > 1 && !g->result)) {
         snprintf(why, n, "no memory for a %zu-byte staging buffer", (size_t)g->world * cnt * esz);
         return LUMEN_ERR_NO_MEMORY;
     }
@@ -244,9 +248,9 @@ static lumen_status run_data(lm_rt *rt, lm_coll_group *g, const lm_coll_sig *s, 
     int dt = (int)s->dtype, op = (int)s->op;
     lm_coll_req r = {.comm = g->comm, .type = lm_coll_mpi_type(dt), .op = lm_coll_mpi_op(op), .count = (int)cnt};
     lm_coll_part *parts = g->parts;
-    if (cnt == 0 || s->kind == LM_COLL_BARRIER)
+    if (cnt == 0 || LM_COLL_KIND(s->kind) == LM_COLL_BARRIER || (s->kind & LM_COLL_SIGONLY))
         return LUMEN_OK; /* the exchange of ARRIVE was the barrier */
-    switch (s->kind) {
+    switch (LM_COLL_KIND(s->kind)) {
     case LM_COLL_ALLREDUCE:
         for (int i = 1; i < g->nlocal; i++)
             lm_coll_reduce(parts[0].recv, parts[i].recv, cnt, dt, op);
@@ -396,9 +400,9 @@ static void copy_out(lm_coll_group *g, int li)
 {
     lm_coll_part *p = &g->parts[li];
     size_t esz = lm_coll_esize(p->sig.dtype), cnt = (size_t)p->sig.count, blk = cnt * esz;
-    if (cnt == 0)
+    if (cnt == 0 || (p->sig.kind & LM_COLL_SIGONLY))
         return;
-    switch (p->sig.kind) {
+    switch (LM_COLL_KIND(p->sig.kind)) {
     case LM_COLL_ALLREDUCE:
         if (li != 0)
             memcpy(p->recv, g->parts[0].recv, blk);
@@ -430,7 +434,8 @@ static lumen_status coll_op(const char *name, lm_coll_sig sig, const void *send,
     if (!name)
         return lm_error(LUMEN_ERR_INVALID_ARG, "collective %s: group_name is NULL", kn);
     size_t esz = lm_coll_esize(sig.dtype);
-    if (sig.kind != LM_COLL_BARRIER) {
+    int kind = (int)LM_COLL_KIND(sig.kind);
+    if (kind != LM_COLL_BARRIER) {
         if (esz == 0)
             return lm_error(LUMEN_ERR_INVALID_ARG, "collective %s: unknown dtype %lld", kn, (long long)sig.dtype);
         if (sig_is_reduce(sig.kind) && (sig.op < 0 || sig.op > LUMEN_REDUCE_MAX))
@@ -438,7 +443,7 @@ static lumen_status coll_op(const char *name, lm_coll_sig sig, const void *send,
         if (sig.count < 0 || (uint64_t)sig.count > (uint64_t)INT_MAX || (uint64_t)sig.count > SIZE_MAX / esz)
             return lm_error(LUMEN_ERR_INVALID_ARG, "collective %s: count %llu overflows (at most %d elements)", kn,
                             (unsigned long long)(uint64_t)sig.count, INT_MAX);
-        if (sig.count > 0 && (!recv || (sig.kind >= LM_COLL_ALLGATHER && !send)))
+        if (sig.count > 0 && !(sig.kind & LM_COLL_SIGONLY) && (!recv || (kind >= LM_COLL_ALLGATHER && !send)))
             return lm_error(LUMEN_ERR_INVALID_ARG, "collective %s: NULL buffer", kn);
     }
     pthread_mutex_lock(&lm_coll.lock);
@@ -450,15 +455,16 @@ static lumen_status coll_op(const char *name, lm_coll_sig sig, const void *send,
         return st;
     }
 #ifdef LUMEN_HAVE_NCCL
-    if (g->backend == LUMEN_COLL_NCCL) {
+    if (g->backend == LUMEN_COLL_NCCL && !(sig.kind & (LM_COLL_SIGONLY | LM_COLL_HOSTDATA))) {
+        uint64_t dl = deadline_of(g->tmo[li]);
         pthread_mutex_unlock(&lm_coll.lock);
-        return lm_coll_nccl_op(g, (int)sig.kind, send, recv, (size_t)sig.count, (int)sig.dtype, (int)sig.op, -1);
+        return lm_coll_nccl_op(g, li, kind, send, recv, (size_t)sig.count, (int)sig.dtype, (int)sig.op, -1, dl);
     }
 #endif
-    if (sig.kind == LM_COLL_BROADCAST && (sig.op < 0 || sig.op >= g->world))
+    if (kind == LM_COLL_BROADCAST && (sig.op < 0 || sig.op >= g->world))
         st = lm_error(LUMEN_ERR_INVALID_ARG, "collective broadcast on group '%s': root %lld is not in 0..%d", name,
                       (long long)sig.op, g->world - 1);
-    else if ((sig.kind == LM_COLL_ALLGATHER || sig.kind == LM_COLL_REDUCESCATTER) &&
+    else if ((kind == LM_COLL_ALLGATHER || kind == LM_COLL_REDUCESCATTER) &&
              ((uint64_t)sig.count * (uint64_t)g->world > (uint64_t)INT_MAX ||
               (uint64_t)sig.count * (uint64_t)g->world > SIZE_MAX / esz))
         st = lm_error(LUMEN_ERR_INVALID_ARG, "collective %s on group '%s': count %lld x %d members overflows", kn,
@@ -549,6 +555,16 @@ static lumen_status coll_op(const char *name, lm_coll_sig sig, const void *send,
     else
         lm_coll_wait(rt, op_reset, &w, 0);
     return st;
+}
+
+lumen_status lm_coll_host_op(const char *name, int kind, const void *send, void *recv, size_t count, int dtype,
+                             int op, int sig_only)
+{
+    lm_coll_sig s = {kind | (sig_only ? LM_COLL_SIGONLY : LM_COLL_HOSTDATA), count > INT64_MAX ? -1 : (int64_t)count,
+                     dtype, op};
+    if (kind == LM_COLL_BARRIER)
+        s = (lm_coll_sig){kind | (sig_only ? LM_COLL_SIGONLY : LM_COLL_HOSTDATA), 0, 0, 0};
+    return coll_op(name, s, send, recv);
 }
 
 lumen_status lumen_collective_allreduce(const char *group_name, void *buf, size_t count, lumen_dtype dtype,
@@ -670,8 +686,10 @@ static lumen_status p2p(const char *name, int is_send, void *buf, size_t count, 
     }
 #ifdef LUMEN_HAVE_NCCL
     if (g->backend == LUMEN_COLL_NCCL) {
+        uint64_t dl = deadline_of(g->tmo[li]);
         pthread_mutex_unlock(&lm_coll.lock);
-        return lm_coll_nccl_op(g, is_send ? LM_COLL_REQ_SEND : LM_COLL_REQ_RECV, buf, buf, count, dtype, 0, peer);
+        return lm_coll_nccl_op(g, li, is_send ? LM_COLL_REQ_SEND : LM_COLL_REQ_RECV, buf, buf, count, dtype, 0, peer,
+                               dl);
     }
 #endif
     int me = g->locals[li];

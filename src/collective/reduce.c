@@ -100,5 +100,8 @@ const char *lm_coll_op_name(int64_t op)
 const char *lm_coll_kind_name(int64_t kind)
 {
     static const char *n[] = {"?", "allreduce", "broadcast", "allgather", "reducescatter", "barrier"};
+    if (kind == LM_COLL_REQ_SEND || kind == LM_COLL_REQ_RECV)
+        return kind == LM_COLL_REQ_SEND ? "send" : "recv";
+    kind = LM_COLL_KIND(kind);
     return kind >= 1 && kind <= 5 ? n[kind] : "?";
 }

@@ -76,3 +76,10 @@ endforeach()
 # collective groups (src/collective): results, errors
 lumen_mpi_test(collective_ops TIMEOUT 300)
 lumen_mpi_test(collective_errors TIMEOUT 300)
+# the NCCL backend (device buffers): built with CUDA and NCCL, SKIPPED (exit
+# 77) on a machine without a GPU
+if(LUMEN_HAVE_NCCL AND TARGET CUDA::cudart)
+  lumen_mpi_test(collective_nccl RANKS 1)
+  target_link_libraries(collective_nccl PRIVATE CUDA::cudart)
+  set_tests_properties(collective_nccl_np1 PROPERTIES SKIP_RETURN_CODE 77)
+endif()
