@@ -81,7 +81,8 @@ typedef struct lm_coll_p2p {
     uint64_t gid;
     int side;              /* 0: local sender waits, 1: local receiver waits,
                               2: offer from a remote sender, 3: sender waits for
-                              the remote receiver's answer */
+                              the remote receiver's answer, 4: that sender gave
+                              up after the answer (the receive must go) */
     int64_t count, dtype;
     const void *sbuf;      /* local pair: the sender's buffer */
     void *rbuf;

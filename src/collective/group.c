@@ -152,6 +152,10 @@ int lm_coll_progress(lm_rt *rt)
             r->mpi_err = post(r);
             flag = r->mpi_err != MPI_SUCCESS;
         }
+        if (!flag && r->cancel == 1) { /* a receive whose sender gave up */
+            MPI_Cancel(&r->req);
+            r->cancel = 2;
+        }
         if (!flag) {
             int e = MPI_Test(&r->req, &flag, MPI_STATUS_IGNORE);
             if (e != MPI_SUCCESS) {
@@ -259,7 +263,7 @@ static void group_free(lm_coll_group *g)
     while (g->p2p) {
         lm_coll_p2p *p = g->p2p;
         g->p2p = p->next;
-        if (p->side == 2)
+        if (p->side == 2 || p->side == 4)
             free(p);
     }
     if (g->comm != MPI_COMM_NULL)
@@ -485,6 +489,17 @@ static void handle_p2p(const lm_ctl_msg *m)
                 return;
             }
         }
+        /* taken and answered already: the receiver's MPI receive must go */
+        lm_coll_p2p *p = calloc(1, sizeof *p);
+        if (!p)
+            return;
+        p->gid = gid;
+        p->seq = seq;
+        p->src = src;
+        p->dst = dst;
+        p->side = 4;
+        p->next = g->p2p;
+        g->p2p = p;
         return;
     }
     for (lm_coll_p2p *p = g->p2p; p; p = p->next) /* an answer to a waiting sender */

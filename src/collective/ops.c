@@ -657,6 +657,37 @@ static void unlink_p2p(lm_coll_group *g, lm_coll_p2p *e)
         }
 }
 
+/* the MPI receive of an agreed message; cancelled if the sender gave up
+ * (its timeout ran out just as the answer arrived) */
+static lumen_status recv_run(lm_rt *rt, lm_coll_group *g, lm_coll_req *r, int src, int dst, uint64_t seq)
+{
+    pthread_mutex_lock(&lm_coll.lock);
+    lm_coll_req_add(r);
+    pthread_mutex_unlock(&lm_coll.lock);
+    for (;;) {
+        pthread_mutex_lock(&lm_coll.lock);
+        int d = r->done;
+        if (!d && !r->cancel) {
+            lm_coll_p2p *gone = p2p_take(g, 4, src, dst, seq);
+            if (gone) {
+                free(gone);
+                r->cancel = 1;
+            }
+        }
+        pthread_mutex_unlock(&lm_coll.lock);
+        if (d)
+            break;
+        if (lm_progress(rt) == 0)
+            sched_yield();
+    }
+    if (r->cancel)
+        return lm_error(LUMEN_ERR_TIMEOUT, "collective recv on group '%s': rank %d gave up sending (its timeout)",
+                        g->name, src);
+    if (r->mpi_err != MPI_SUCCESS)
+        return lm_error(LUMEN_ERR_MPI, "collective recv on group '%s': MPI failed", g->name);
+    return LUMEN_OK;
+}
+
 static lumen_status p2p(const char *name, int is_send, void *buf, size_t count, lumen_dtype dtype, int peer)
 {
     lm_rt *rt = lm_g;
@@ -796,9 +827,7 @@ static lumen_status p2p(const char *name, int is_send, void *buf, size_t count, 
             } else if (count) {
                 r.kind = LM_COLL_REQ_RECV;
                 r.rbuf = buf;
-                st = mpi_run(rt, &r, why, sizeof why);
-                if (st != LUMEN_OK)
-                    lm_error_str(st, why);
+                st = recv_run(rt, g, &r, src, dst, seq);
             }
         }
     }
