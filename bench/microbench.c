@@ -48,6 +48,12 @@
  *                               them; Ray's work(actors) with one client per rank.
  *   placement group create/removal  100 groups of one bundle {mb_pg: 0.001}
  *                               created, waited for, removed (Ray: "custom").
+ *   collective allreduce gigabytes  one member actor per rank in a collective
+ *                               group (lumen/collective.h); 3 allreduces of a
+ *                               64 MiB float32 buffer per step, timed from the
+ *                               driver; anchor: mpi allreduce gigabytes (raw
+ *                               MPI_Allreduce in place on MPI_COMM_WORLD,
+ *                               half before lumen_init, half after finalize).
  * Each figure gets fresh actors, created and waited for (ready) before the
  * warm-up and released after it. With --detail, the sync figure is repeated
  * with the actor on the driver's rank.
