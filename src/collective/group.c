@@ -430,9 +430,15 @@ static void handle_ready(lm_rt *rt, const lm_ctl_msg *m)
                 j->st = st;
                 snprintf(j->why, sizeof j->why, "%s", why);
             }
-        } else {
-            j->state = 1;
-            j->g = g;
+        } else if (g && g->lrank[j->grank < g->world ? j->grank : 0] == rt->rank && j->grank < g->world) {
+            /* one join per member of the group that lives here */
+            int taken = 0;
+            for (lm_coll_join *k = lm_coll.joins; k != j; k = k->next)
+                taken |= k->state == 1 && k->g == g && k->grank == j->grank;
+            if (!taken) {
+                j->state = 1;
+                j->g = g;
+            }
         }
     }
     pthread_mutex_unlock(&lm_coll.lock);
