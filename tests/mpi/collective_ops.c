@@ -8,7 +8,8 @@
  * allgather, reduce-scatter (every op on int64), barrier, and send/recv
  * between rank 0 and each other member both ways, with the data checked.
  * The checks run inside the members; the driver checks every member
- * passed them all, then destroys the group and makes it again.
+ * passed them all, then destroys the group and makes it again; a last group
+ * has its 3 members placed by a SPREAD placement group, one per bundle.
  */
 #include "check.h"
 
@@ -265,13 +266,17 @@ LUMEN_METHOD(Member, suite)
     return lumen_return_i64(ctx, 0, checks);
 }
 
-static void run_group(int world, const char *name, int round)
+/* pg: members go to bundle i of it (NIL: SPREAD) */
+static void run_group(int world, const char *name, int round, lumen_placement_group pg)
 {
     lumen_actor a[4];
     lumen_ref r[4];
     lumen_actor_options o = {.field_mask = LUMEN_ACTOR_SCHEDULING, .scheduling = lumen_sched_spread()};
-    for (int i = 0; i < world; i++)
+    for (int i = 0; i < world; i++) {
+        if (pg.opaque_[0] || pg.opaque_[1])
+            o.scheduling = lumen_sched_placement_group(pg, i);
         CHECK_OK(lumen_actor_create("Member", NULL, 0, &o, &a[i]));
+    }
     for (int i = 0; i < world; i++)
         CHECK_OK(LUMEN_ACTOR_CALL(&r[i], a[i], "join", LUMEN_ARG(world), LUMEN_ARG(i), LUMEN_ARG(name)));
     int ranks_used = 0;
@@ -313,9 +318,17 @@ int main(int argc, char **argv)
         char name[32];
         for (int world = 1; world <= 4; world++) {
             snprintf(name, sizeof name, "g%d", world);
-            run_group(world, name, 0);
+            run_group(world, name, 0, LUMEN_PLACEMENT_GROUP_NIL);
         }
-        run_group(2, "g2", 1); /* the name is free again after destroy */
+        run_group(2, "g2", 1, LUMEN_PLACEMENT_GROUP_NIL); /* the name is free again after destroy */
+        /* members placed by a placement group, one per bundle (Ray: the ranks
+         * of a placement group form the group) */
+        const char *bundles[3] = {"CPU=0.1", "CPU=0.1", "CPU=0.1"};
+        lumen_placement_group pg;
+        CHECK_OK(lumen_placement_group_create(bundles, 3, LUMEN_PG_SPREAD, NULL, &pg));
+        CHECK_OK(lumen_placement_group_wait(pg, T_TIMEOUT));
+        run_group(3, "pg", 0, pg);
+        CHECK_OK(lumen_placement_group_remove(pg));
         printf("collective_ops: OK\n");
     }
     CHECK_OK(lumen_finalize());
