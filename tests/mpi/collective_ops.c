@@ -9,10 +9,13 @@
  * between rank 0 and each other member both ways, with the data checked.
  * The checks run inside the members; the driver checks every member
  * passed them all, then destroys the group and makes it again; a last group
- * has its 3 members placed by a SPREAD placement group, one per bundle.
+ * has its 3 members placed by a SPREAD placement group, one per bundle, and
+ * 3 plain threads of the driver form a group too (allreduce, a send/recv
+ * ring through memory).
  */
 #include "check.h"
 
+#include <pthread.h>
 #include <lumen/collective.h>
 
 typedef struct member {
@@ -311,6 +314,54 @@ static void run_group(int world, const char *name, int round, lumen_placement_gr
         lumen_actor_release(a[i]);
 }
 
+/* members that are plain threads of the driver (not actors) */
+static int g_thread_bad;
+static void *thread_member(void *arg)
+{
+    int r = (int)(intptr_t)arg, W = 3;
+    int64_t v[16];
+    if (lumen_collective_init(W, r, LUMEN_COLL_MPI, "threads", NULL) != LUMEN_OK) {
+        fprintf(stderr, "thread member %d: init: %s\n", r, lumen_last_error());
+        g_thread_bad = 1;
+        return NULL;
+    }
+    for (int it = 0; it < 50; it++) {
+        for (int i = 0; i < 16; i++)
+            v[i] = r * 100 + i + it;
+        if (lumen_collective_allreduce("threads", v, 16, LUMEN_DTYPE_INT64, LUMEN_REDUCE_SUM) != LUMEN_OK) {
+            fprintf(stderr, "thread member %d: allreduce: %s\n", r, lumen_last_error());
+            g_thread_bad = 1;
+        }
+        for (int i = 0; i < 16; i++)
+            if (v[i] != 300 + 3 * (i + it)) {
+                fprintf(stderr, "thread member %d: allreduce [%d] = %lld\n", r, i, (long long)v[i]);
+                g_thread_bad = 1;
+                break;
+            }
+    }
+    /* a ring of sends through memory: even ranks send first */
+    int64_t x = r, y = -1;
+    int to = (r + 1) % W, from = (r + W - 1) % W;
+    lumen_status a, b;
+    if (r % 2 == 0) {
+        a = lumen_collective_send("threads", &x, 1, LUMEN_DTYPE_INT64, to);
+        b = lumen_collective_recv("threads", &y, 1, LUMEN_DTYPE_INT64, from);
+    } else {
+        b = lumen_collective_recv("threads", &y, 1, LUMEN_DTYPE_INT64, from);
+        a = lumen_collective_send("threads", &x, 1, LUMEN_DTYPE_INT64, to);
+    }
+    if (a != LUMEN_OK || b != LUMEN_OK || y != from) {
+        fprintf(stderr, "thread member %d: send %d recv %d y %lld: %s\n", r, a, b, (long long)y, lumen_last_error());
+        g_thread_bad = 1;
+    }
+    /* destroy ends the group for every member: wait for all first */
+    if (lumen_collective_barrier("threads") != LUMEN_OK || lumen_collective_destroy("threads") != LUMEN_OK) {
+        fprintf(stderr, "thread member %d: destroy: %s\n", r, lumen_last_error());
+        g_thread_bad = 1;
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     CHECK_OK(lumen_init(&argc, &argv, NULL));
@@ -329,6 +380,13 @@ int main(int argc, char **argv)
         CHECK_OK(lumen_placement_group_wait(pg, T_TIMEOUT));
         run_group(3, "pg", 0, pg);
         CHECK_OK(lumen_placement_group_remove(pg));
+        pthread_t t[3];
+        for (int i = 0; i < 3; i++)
+            pthread_create(&t[i], NULL, thread_member, (void *)(intptr_t)i);
+        for (int i = 0; i < 3; i++)
+            pthread_join(t[i], NULL);
+        CHECK(!g_thread_bad);
+        printf("collective_ops: 3 thread members of the driver OK\n");
         printf("collective_ops: OK\n");
     }
     CHECK_OK(lumen_finalize());
