@@ -54,6 +54,12 @@
  *                               reads it and releases it. Items per second,
  *                               generator start and end included (Ray:
  *                               num_returns="streaming", no back-pressure).
+ *   collective allreduce gigabytes  one member actor per rank in a collective
+ *                               group (lumen/collective.h); 3 allreduces of a
+ *                               64 MiB float32 buffer per step, timed from the
+ *                               driver; anchor: mpi allreduce gigabytes (raw
+ *                               MPI_Allreduce in place on MPI_COMM_WORLD,
+ *                               half before lumen_init, half after finalize).
  * Each figure gets fresh actors, created and waited for (ready) before the
  * warm-up and released after it. With --detail, the sync figure is repeated
  * with the actor on the driver's rank.
@@ -71,6 +77,7 @@
 #include <unistd.h>
 
 #include <lumen.h>
+#include <lumen/collective.h>
 
 /* ---- configuration --------------------------------------------------------- */
 #define MAX_REPS 32
@@ -81,6 +88,8 @@ static int g_rank, g_size;
 
 #define PUT_LARGE_BYTES ((size_t)1 << 30)   /* single client put gigabytes */
 #define CROSS_BYTES ((size_t)256 << 20)     /* cross rank get gigabytes, mpi p2p */
+#define COLL_BYTES ((size_t)64 << 20)       /* collective / mpi allreduce gigabytes (float32) */
+#define COLL_STEP 3                         /* allreduces per timed step */
 #define ASYNC_BATCH 10000                   /* single client tasks async */
 #define MULTI_BATCH 10000                   /* per client, multi client tasks async */
 #define SMALL_STEP 1000                     /* put/get calls per timed step */
@@ -338,6 +347,43 @@ LUMEN_METHOD(MbActor, small_value_async)
     return lumen_await(ctx, NULL, 0, mb_small_value_k, NULL);
 }
 
+/* collective allreduce gigabytes: one member per rank, group "mb_coll" */
+static float *g_coll_buf;
+LUMEN_METHOD(MbActor, coll_join)
+{
+    (void)self;
+    int64_t world, rank;
+    lumen_status st = lumen_arg_get_i64(ctx, 0, &world);
+    if (st == LUMEN_OK)
+        st = lumen_arg_get_i64(ctx, 1, &rank);
+    if (st == LUMEN_OK && !(g_coll_buf = calloc(1, COLL_BYTES)))
+        return lumen_task_fail(ctx, "no memory");
+    if (st == LUMEN_OK)
+        memset(g_coll_buf, 0, COLL_BYTES); /* resident: zeros stay zeros when summed */
+    if (st == LUMEN_OK)
+        st = lumen_collective_init((int)world, (int)rank, LUMEN_COLL_MPI, "mb_coll", NULL);
+    return st != LUMEN_OK ? lumen_task_fail(ctx, "%s", lumen_last_error()) : lumen_return_i64(ctx, 0, 0);
+}
+
+LUMEN_METHOD(MbActor, coll_run)
+{
+    (void)self;
+    for (int i = 0; i < COLL_STEP; i++)
+        if (lumen_collective_allreduce("mb_coll", g_coll_buf, COLL_BYTES / sizeof(float), LUMEN_DTYPE_FLOAT32,
+                                       LUMEN_REDUCE_SUM) != LUMEN_OK)
+            return lumen_task_fail(ctx, "%s", lumen_last_error());
+    return lumen_return_i64(ctx, 0, 0);
+}
+
+LUMEN_METHOD(MbActor, coll_leave)
+{
+    (void)self;
+    lumen_status st = lumen_collective_destroy("mb_coll");
+    free(g_coll_buf);
+    g_coll_buf = NULL;
+    return st != LUMEN_OK ? lumen_task_fail(ctx, "%s", lumen_last_error()) : lumen_return_i64(ctx, 0, 0);
+}
+
 /* where the actor runs, to check its placement */
 LUMEN_METHOD(MbActor, where)
 {
@@ -462,6 +508,24 @@ static void mpi_p2p_gigabytes(double *rates)
         }
         if (r >= 0)
             rates[r] = (double)per_rep * (double)CROSS_BYTES / 1e9 / t;
+    }
+    free(buf);
+}
+
+/* MPI_Allreduce of COLL_BYTES of float32 (sum, in place) on every rank:
+ * the anchor of "collective allreduce gigabytes" */
+static void mpi_allreduce_gigabytes(double *rates)
+{
+    float *buf = (float *)touched(COLL_BYTES, 0);
+    int n = (int)(COLL_BYTES / sizeof(float));
+    for (int r = -1; r < g_reps; r++) { /* r == -1: warm-up */
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t0 = MPI_Wtime();
+        for (int i = 0; i < COLL_STEP; i++)
+            MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        double t = MPI_Wtime() - t0;
+        if (r >= 0)
+            rates[r] = (double)COLL_STEP * (double)COLL_BYTES / 1e9 / t;
     }
     free(buf);
 }
@@ -632,6 +696,38 @@ typedef struct actors_arg {
     lumen_actor a[MAX_RANKS];
     int n;
 } actors_arg;
+
+/* COLL_STEP allreduces of COLL_BYTES among the actors (one per rank), timed
+ * from the driver: the calls, the operations and the replies */
+static double step_coll_allreduce(void *arg, double *secs)
+{
+    actors_arg *aa = arg;
+    lumen_ref refs[MAX_RANKS];
+    double t0 = now_s();
+    for (int i = 0; i < aa->n; i++)
+        TRY(lumen_actor_call(aa->a[i], "coll_run", NULL, 0, NULL, &refs[i]));
+    for (int i = 0; i < aa->n; i++) {
+        int64_t v;
+        TRY(lumen_get_i64(refs[i], GET_TIMEOUT_MS, &v));
+        TRY(lumen_ref_release(refs[i]));
+    }
+    *secs = now_s() - t0;
+    return (double)COLL_STEP * (double)COLL_BYTES / 1e9;
+}
+
+static void actors_call_all(actors_arg *aa, const char *method, int with_rank)
+{
+    lumen_ref refs[MAX_RANKS];
+    for (int i = 0; i < aa->n; i++) {
+        lumen_arg args[2] = {lumen_arg_i64(aa->n), lumen_arg_i64(i)};
+        TRY(lumen_actor_call(aa->a[i], method, args, with_rank ? 2 : 0, NULL, &refs[i]));
+    }
+    for (int i = 0; i < aa->n; i++) {
+        int64_t v;
+        TRY(lumen_get_i64(refs[i], GET_TIMEOUT_MS, &v));
+        TRY(lumen_ref_release(refs[i]));
+    }
+}
 
 static double step_actor_sync(void *arg, double *secs)
 {
@@ -873,10 +969,12 @@ int main(int argc, char **argv)
     }
 
     /* ---- MPI anchors, first half: before lumen owns MPI ---- */
-    double pp_rates[2 * MAX_REPS], p2p_rates[2 * MAX_REPS];
+    double pp_rates[2 * MAX_REPS], p2p_rates[2 * MAX_REPS], ar_rates[2 * MAX_REPS];
     mpi_pingpong(pp_rates);
     if (cross)
         mpi_p2p_gigabytes(p2p_rates);
+    else
+        mpi_allreduce_gigabytes(ar_rates);
 
     /* ---- lumen ---- */
     char myres[96];
@@ -896,6 +994,8 @@ int main(int argc, char **argv)
         mpi_pingpong(pp_rates + g_reps); /* second half of the anchors */
         if (cross)
             mpi_p2p_gigabytes(p2p_rates + g_reps);
+        else
+            mpi_allreduce_gigabytes(ar_rates + g_reps);
         MPI_Finalize();
         return 0;
     }
@@ -903,7 +1003,8 @@ int main(int argc, char **argv)
     settle();
     print_load(cross ? "before the cross rank figures" : "before the lumen figures");
 
-    stat_t cg, sync, task_async, actor_sync, actor_async;
+    stat_t cg, sync, task_async, actor_sync, actor_async, coll;
+    int have_coll = 0;
     int have_cg = 0, have_sync = 0, have_task_async = 0, have_actor_sync = 0, have_actor_async = 0;
     if (cross) {
         have_cg = measure("cross rank get gigabytes", step_cross_get, NULL, &cg);
@@ -1003,6 +1104,18 @@ int main(int argc, char **argv)
             release_actors(&aa);
         }
         measure("placement group create/removal", step_pg, NULL, NULL);
+
+        /* ---- collective groups: one member actor per rank, 64 MiB float32 ---- */
+        if (wanted(name = "collective allreduce gigabytes")) {
+            g_figure = name;
+            nr = g_size < MAX_RANKS ? g_size : MAX_RANKS;
+            for (int r = 0; r < nr; r++)
+                aa.a[aa.n++] = actor_on_rank(r, 1);
+            actors_call_all(&aa, "coll_join", 1);
+            have_coll = measure(name, step_coll_allreduce, &aa, &coll);
+            actors_call_all(&aa, "coll_leave", 0);
+            release_actors(&aa);
+        }
     }
     print_load("at the end");
     g_figure = "shutdown";
@@ -1019,6 +1132,12 @@ int main(int argc, char **argv)
         print_figure("mpi point-to-point gigabytes", p2p);
         if (have_cg)
             print_ratio("cross rank get gigabytes / mpi point-to-point gigabytes", cg.mean / p2p.mean);
+    } else {
+        mpi_allreduce_gigabytes(ar_rates + g_reps);
+        stat_t ar = stats_of(ar_rates, 2 * g_reps);
+        print_figure("mpi allreduce gigabytes", ar);
+        if (have_coll)
+            print_ratio("collective allreduce gigabytes / mpi allreduce gigabytes", coll.mean / ar.mean);
     }
     if (have_sync) {
         print_ratio("sync task round trip microseconds", 1e6 / sync.mean);

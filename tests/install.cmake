@@ -25,8 +25,9 @@ set_tests_properties(install_consumer PROPERTIES
 # estimate is off by 0.01 or more; counter and parameter_server check their
 # results (the printed counts, a falling loss) and exit non-zero otherwise;
 # insitu (lumen inside an MPI simulation) checks its analyses and the heat;
-# pipeline (a streaming generator feeding tasks) checks every block's result.
-foreach(_ex quickstart monte_carlo_pi counter parameter_server insitu pipeline)
+# pipeline (a streaming generator feeding tasks) checks every block's result;
+# sgd_allreduce (collective groups) checks a falling loss and equal weights.
+foreach(_ex quickstart monte_carlo_pi counter parameter_server insitu pipeline sgd_allreduce)
   if(TARGET ${_ex} AND NOT TEST example_${_ex}_np4)
     add_test(NAME example_${_ex}_np4
       COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 4 ${LUMEN_MPIEXEC_EXTRA}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collective/coll.h"
 #include "common/error.h"
 #include "gcs/gcs_int.h"
 
@@ -140,6 +141,11 @@ void lm_gcs_handle(lm_rt *rt, int src, const lm_ctl_msg *m)
     case LM_CTL_PG_REMOVE:
         lm_gcs_pg_op(rt, rt->gcs, src, m);
         break;
+    case LM_CTL_COLL_JOIN:
+    case LM_CTL_COLL_LEAVE:
+    case LM_CTL_COLL_DESTROY:
+        lm_coll_gcs_handle(rt, src, m);
+        return;
     default:
         break;
     }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "actor/actor.h"
+#include "collective/coll.h"
 #include "common/error.h"
 #include "gcs/gcs.h"
 #include "observe/observe.h"
@@ -181,6 +182,12 @@ void lm_ctl_deliver(lm_rt *rt, int src, void *buf, size_t len)
         break;
     case LM_CTL_RES_VIEW:
         lm_res_view_handle(rt, &m);
+        break;
+    case LM_CTL_COLL_READY:
+    case LM_CTL_COLL_DESTROYED:
+    case LM_CTL_COLL_ARRIVE:
+    case LM_CTL_COLL_P2P:
+        lm_coll_handle(rt, src, &m);
         break;
     default:
         if (rt->gcs)

@@ -19,6 +19,7 @@
 #include "lumen/mpi.h"
 #include "runtime/config.h"
 #include "actor/actor.h"
+#include "collective/coll.h"
 #include "observe/observe.h"
 #include "placement/placement.h"
 #include "runtime/runtime.h"
@@ -485,6 +486,7 @@ lumen_status lumen_finalize(void)
     lm_executor_stop(rt);
     lm_progress_stop(rt);
     drain_and_barrier(rt);
+    lm_coll_finalize(rt); /* collective groups' communicators, while rt->comm lives */
     lm_g = NULL;
     lm_outbox_discard(rt);
     rt->tp->ops->destroy(rt->tp);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "collective/coll.h"
 #include "common/error.h"
 #include "gcs/gcs.h"
 #include "observe/observe.h"
@@ -132,6 +133,7 @@ int lm_progress(lm_rt *rt)
         lm_gen_flush(rt); /* streaming items batched since the last poll */
         events += drain_outbox(rt);
         events += rt->tp->ops->poll(rt->tp, 64, lm_deliver, rt);
+        events += lm_coll_progress(rt); /* collective groups' MPI requests */
         events += drain_outbox(rt);
         if (!rt->closing)
             lm_state_write_rank(rt); /* this rank's tasks and objects, for `lumen list tasks` */

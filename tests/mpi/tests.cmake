@@ -82,3 +82,13 @@ lumen_mpi_test(generator_stream)
 lumen_mpi_test(generator_stream ENV LUMEN_RANK_IS_NODE=1 SUFFIX _pernode)
 # items spill and come back like any object
 lumen_mpi_test(generator_stream ENV LUMEN_STORE_CAPACITY=2M SUFFIX _smallstore RANKS 1 2)
+# collective groups (src/collective): results, errors
+lumen_mpi_test(collective_ops TIMEOUT 300)
+lumen_mpi_test(collective_errors TIMEOUT 300)
+# the NCCL backend (device buffers): built with CUDA and NCCL, SKIPPED (exit
+# 77) on a machine without a GPU
+if(LUMEN_HAVE_NCCL AND TARGET CUDA::cudart)
+  lumen_mpi_test(collective_nccl RANKS 1)
+  target_link_libraries(collective_nccl PRIVATE CUDA::cudart)
+  set_tests_properties(collective_nccl_np1 PROPERTIES SKIP_RETURN_CODE 77)
+endif()
