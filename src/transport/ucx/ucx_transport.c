@@ -60,6 +60,7 @@ typedef struct peer {
     const void *rkey_buf; /* packed store rkey (in t->rkey_all) */
     size_t rkey_len;
     ucs_status_t failed;  /* endpoint error: every transfer with it fails */
+    int same_host;        /* shares memory with this rank */
 } peer;
 
 enum { OP_SEND, OP_RECV, OP_UNEXP };
@@ -123,15 +124,20 @@ static ucp_ep_h peer_ep(ucx_tp *t, int r, ucs_status_t *st)
         *st = p->failed;
         return p->failed == UCS_OK ? p->ep : NULL;
     }
+    /* Another host: UCP_ERR_HANDLING_MODE_PEER, so a peer that dies or cannot
+     * be reached fails its transfers (ep_error) instead of hanging them. The
+     * same host: shared memory (cma) offers no peer failure detection, and
+     * asking for it makes UCX fall back to TCP loopback at a tenth of the
+     * bandwidth; a local rank that dies ends the job through the launcher. */
     ucp_ep_params_t ep = {
         .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
                       UCP_EP_PARAM_FIELD_ERR_HANDLER,
         .address = p->addr,
-        .err_mode = UCP_ERR_HANDLING_MODE_PEER,
+        .err_mode = p->same_host ? UCP_ERR_HANDLING_MODE_NONE : UCP_ERR_HANDLING_MODE_PEER,
         .err_handler = {.cb = ep_error, .arg = p},
     };
     *st = ucp_ep_create(t->worker, &ep, &p->ep);
-    if (*st != UCS_OK) { /* no transport offers peer failure detection: go without */
+    if (*st != UCS_OK && !p->same_host) { /* no transport detects peer failure: go without */
         ep.err_mode = UCP_ERR_HANDLING_MODE_NONE;
         *st = ucp_ep_create(t->worker, &ep, &p->ep);
     }
@@ -678,6 +684,18 @@ lumen_status lm_ucx_transport_create(MPI_Comm comm, void *reg_base, size_t reg_l
         goto out;
     }
     uint64_t mine[2] = {(uint64_t)(uintptr_t)reg_base, rkey_len ? (uint64_t)reg_len : 0};
+    MPI_Comm host = MPI_COMM_NULL;
+    int host_leader = t->rank, *leaders = calloc((size_t)t->size, sizeof *leaders);
+    if (!leaders || MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &host) != MPI_SUCCESS ||
+        MPI_Allreduce(MPI_IN_PLACE, &host_leader, 1, MPI_INT, MPI_MIN, host) != MPI_SUCCESS ||
+        MPI_Allgather(&host_leader, 1, MPI_INT, leaders, 1, MPI_INT, comm) != MPI_SUCCESS) {
+        if (host != MPI_COMM_NULL)
+            MPI_Comm_free(&host);
+        free(leaders);
+        st = lm_error(LUMEN_ERR_MPI, "finding the ranks of this host failed");
+        goto out;
+    }
+    MPI_Comm_free(&host);
     if (gather_blobs(comm, t->size, addr, addr_len, &t->addr_all, aoffs, alens) != MPI_SUCCESS ||
         gather_blobs(comm, t->size, rkey, rkey_len, &t->rkey_all, koffs, klens) != MPI_SUCCESS ||
         MPI_Allgather(mine, 2, MPI_UINT64_T, regions, 2, MPI_UINT64_T, comm) != MPI_SUCCESS) {
@@ -694,7 +712,9 @@ lumen_status lm_ucx_transport_create(MPI_Comm comm, void *reg_base, size_t reg_l
         p->rkey_len = (size_t)klens[r];
         p->base = regions[2 * r];
         p->len = regions[2 * r + 1];
+        p->same_host = leaders[r] == leaders[t->rank];
     }
+    free(leaders);
     if ((st = lm_mpi_transport_create(comm, &t->ctrl)) != LUMEN_OK)
         goto out;
 out:
