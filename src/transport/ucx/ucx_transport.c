@@ -59,8 +59,8 @@ typedef struct peer {
     const void *addr;     /* worker address (in t->addr_all) */
     const void *rkey_buf; /* packed store rkey (in t->rkey_all) */
     size_t rkey_len;
-    ucs_status_t failed;  /* endpoint error: every transfer with it fails */
-    int same_host;        /* shares memory with this rank */
+    ucs_status_t failed; /* endpoint error: every transfer with it fails */
+    int same_host;       /* shares memory with this rank */
 } peer;
 
 enum { OP_SEND, OP_RECV, OP_UNEXP };
@@ -81,7 +81,7 @@ typedef struct dop {
     ucp_rkey_h tmp_rkey; /* recv: rkey that came with the RTS */
     ucs_status_t ucs;
     char why[200];
-    void *msg;           /* unexpected RTS (malloc'ed) */
+    void *msg; /* unexpected RTS (malloc'ed) */
 } dop;
 
 typedef struct mop { /* an RTS or FIN on its way */
@@ -239,7 +239,8 @@ static lumen_status send_data(lm_transport *tp, int dest, int tag, const void *d
     o->arg = arg;
     if (len && !(p >= t->reg_base && p + len <= t->reg_base + t->reg_len)) {
         /* not in the store: register these bytes for this transfer */
-        ucp_mem_map_params_t mp = {.field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH,
+        ucp_mem_map_params_t mp = {.field_mask =
+                                       UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH,
                                    .address = (void *)data,
                                    .length = len};
         ucs_status_t us = ucp_mem_map(t->ctx, &mp, &o->memh);
@@ -342,7 +343,8 @@ static void start_get(ucx_tp *t, dop *o, const wire_rts *r)
         o->state = R_DONE;
     } else if (UCS_PTR_IS_ERR(sp)) {
         us = UCS_PTR_STATUS(sp);
-        recv_fail(o, us, "UCX get of %zu bytes from rank %d failed: %s", o->len, o->peer, ucs_status_string(us));
+        recv_fail(o, us, "UCX get of %zu bytes from rank %d failed: %s", o->len, o->peer,
+                  ucs_status_string(us));
     } else {
         o->req = sp;
     }
@@ -387,7 +389,8 @@ static void handle_msg(ucx_tp *t, int src, void *buf, size_t len)
     uint32_t type = 0;
     if (len >= sizeof type)
         memcpy(&type, buf, sizeof type);
-    if (type == UCX_MSG_RTS && len >= sizeof(wire_rts) && len == sizeof(wire_rts) + ((wire_rts *)buf)->rkey_len) {
+    if (type == UCX_MSG_RTS && len >= sizeof(wire_rts) &&
+        len == sizeof(wire_rts) + ((wire_rts *)buf)->rkey_len) {
         wire_rts *r = buf;
         dop *o = op_find(t, OP_RECV, src, r->tag, R_POSTED);
         if (o && !o->cancelled) {
@@ -455,8 +458,8 @@ static int sweep(ucx_tp *t)
             if (o->got_rts && pf == UCS_OK)
                 send_fin(t, o->peer, o->tag, o->ucs);
             if (o->ucs != UCS_OK && !o->why[0])
-                snprintf(o->why, sizeof o->why, "UCX get of %zu bytes from rank %d failed: %s", o->len, o->peer,
-                         ucs_status_string(o->ucs));
+                snprintf(o->why, sizeof o->why, "UCX get of %zu bytes from rank %d failed: %s", o->len,
+                         o->peer, ucs_status_string(o->ucs));
             if (o->ucs != UCS_OK || o->cancelled) {
                 st = LUMEN_ERR_IO;
                 snprintf(t->base.last_error, sizeof t->base.last_error, "%s",
@@ -558,7 +561,8 @@ static void destroy(lm_transport *tp)
         if (p->rkey)
             ucp_rkey_destroy(p->rkey);
         if (p->ep) {
-            ucp_request_param_t prm = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS, .flags = UCP_EP_CLOSE_FLAG_FORCE};
+            ucp_request_param_t prm = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
+                                       .flags = UCP_EP_CLOSE_FLAG_FORCE};
             wait_request(t, ucp_ep_close_nbx(p->ep, &prm));
         }
     }
@@ -611,7 +615,8 @@ static ucs_status_t start_local(ucx_tp *t, void **addr, size_t *addr_len, void *
     if ((us = ucp_worker_get_address(t->worker, (ucp_address_t **)addr, addr_len)) != UCS_OK)
         return us;
     if (t->reg_len) {
-        ucp_mem_map_params_t mp = {.field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH,
+        ucp_mem_map_params_t mp = {.field_mask =
+                                       UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH,
                                    .address = t->reg_base,
                                    .length = t->reg_len};
         *stage = "ucp_mem_map(store)";
@@ -625,7 +630,8 @@ static ucs_status_t start_local(ucx_tp *t, void **addr, size_t *addr_len, void *
 }
 
 /* Every rank's blob of a given length, concatenated; offsets in offs. */
-static int gather_blobs(MPI_Comm comm, int size, const void *mine, size_t len, char **all, int *offs, int *lens)
+static int gather_blobs(MPI_Comm comm, int size, const void *mine, size_t len, char **all, int *offs,
+                        int *lens)
 {
     int n = (int)len, rc = MPI_ERR_OTHER;
     if (MPI_Allgather(&n, 1, MPI_INT, lens, 1, MPI_INT, comm) != MPI_SUCCESS)
@@ -665,8 +671,9 @@ lumen_status lm_ucx_transport_create(MPI_Comm comm, void *reg_base, size_t reg_l
         goto out;
     }
     if (!ok) {
-        st = lm_error(LUMEN_ERR_IO, "UCX did not start on rank %d: %s failed (%s); LUMEN_TRANSPORT=mpi avoids UCX",
-                      t->rank, stage, ucs_status_string(us));
+        st = lm_error(LUMEN_ERR_IO,
+                      "UCX did not start on rank %d: %s failed (%s); LUMEN_TRANSPORT=mpi avoids UCX", t->rank,
+                      stage, ucs_status_string(us));
         goto out;
     }
     if (!all_ok) {
