@@ -40,16 +40,23 @@ run() {
     fi
 }
 
+# LUMEN_TRANSPORT=ucx|mpi (default: lumen's, ucx when built with UCX) picks the
+# data plane of the cross rank get. CROSS_ONLY=1 runs the second invocation only.
+XTRANSPORT=""
+[ -n "${LUMEN_TRANSPORT:-}" ] && XTRANSPORT="-x LUMEN_TRANSPORT"
+
 # 1 GiB put: a store of 2 GiB whose first 1.25 GiB are faulted at init (in the
 # background; the benchmark waits for it), so the put copies into resident
 # pages, as a long-running job's recycled store memory is.
-LUMEN_STORE_CAPACITY=${LUMEN_STORE_CAPACITY:-2G} \
-LUMEN_STORE_PREFAULT=${LUMEN_STORE_PREFAULT:-1280M} \
-    run -x LUMEN_STORE_CAPACITY -x LUMEN_STORE_PREFAULT "$BIN" "$@"
+if [ "${CROSS_ONLY:-0}" != 1 ]; then
+    LUMEN_STORE_CAPACITY=${LUMEN_STORE_CAPACITY:-2G} \
+    LUMEN_STORE_PREFAULT=${LUMEN_STORE_PREFAULT:-1280M} \
+        run -x LUMEN_STORE_CAPACITY -x LUMEN_STORE_PREFAULT "$BIN" "$@"
+fi
 
 # cross rank get: every rank its own store; the driver's copy lands in its
 # store, whose first 512 MiB are faulted at init.
 LUMEN_RANK_IS_NODE=1 \
 LUMEN_STORE_CAPACITY=${LUMEN_STORE_CAPACITY_CROSS:-1G} \
 LUMEN_STORE_PREFAULT=${LUMEN_STORE_PREFAULT_CROSS:-512M} \
-    run -x LUMEN_RANK_IS_NODE -x LUMEN_STORE_CAPACITY -x LUMEN_STORE_PREFAULT "$BIN" --cross-only "$@"
+    run -x LUMEN_RANK_IS_NODE -x LUMEN_STORE_CAPACITY -x LUMEN_STORE_PREFAULT $XTRANSPORT "$BIN" --cross-only "$@"

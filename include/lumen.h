@@ -90,6 +90,7 @@ const char *lumen_last_error(void);
 #define LUMEN_INIT_SPILL_DIR (1ull << 4)
 #define LUMEN_INIT_RANK_IS_NODE (1ull << 5)
 #define LUMEN_INIT_INLINE_THRESHOLD (1ull << 6)
+#define LUMEN_INIT_TRANSPORT (1ull << 7)
 
 /* Options for lumen_init. Set field_mask to say which fields are set; every
  * field not in the mask takes its LUMEN_* environment value or default. */
@@ -103,6 +104,9 @@ typedef struct lumen_init_options {
     const char *spill_dir;    /* parent folder of the per-job spill folder */
     int rank_is_node;         /* each rank is its own node (no shared store) */
     size_t inline_threshold;  /* objects up to this size travel inline */
+    const char *transport;    /* how object data crosses nodes: "ucx" (UCX RMA
+                                 get; the default when lumen is built with UCX)
+                                 or "mpi"; control messages always use MPI */
 } lumen_init_options;
 
 /* Initialise MPI (MPI_THREAD_SERIALIZED at least) and lumen on every rank.

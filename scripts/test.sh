@@ -7,6 +7,11 @@
 #   2. asan     AddressSanitizer + UBSan (with LeakSanitizer)    build-asan/
 #   3. mpich    MPICH instead of Open MPI, -DLUMEN_WERROR=ON     build-mpich/
 #
+# Transports: openmpi and asan run the suite with the UCX data plane (the
+# default when libucx is found) plus *_pernode_mpi variants of the cross-node
+# object tests; mpich runs the suite with LUMEN_TRANSPORT=mpi plus
+# *_pernode_ucx variants.
+#
 #   scripts/test.sh                   all three passes (what CI runs)
 #   scripts/test.sh --quick           pass 1 only, for local iteration
 #   scripts/test.sh --pass asan       only the named pass(es); repeatable
@@ -24,7 +29,7 @@ set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 usage() {
-    sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 passes=()
@@ -184,7 +189,9 @@ for p in "${passes[@]}"; do
                 continue
             fi
             read -r -a pin <<<"$mpich_args"
-            run_pass mpich "$prefix-mpich" -DLUMEN_WERROR=ON "${pin[@]}" || status=1
+            # the whole suite on the MPI transport here, so both transports
+            # run everything across the three passes
+            run_pass mpich "$prefix-mpich" -DLUMEN_WERROR=ON -DLUMEN_TEST_TRANSPORT=mpi "${pin[@]}" || status=1
             ;;
     esac
 done

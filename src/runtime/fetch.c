@@ -6,8 +6,10 @@
  * straight from shared memory (no staging copy), unpinning when the send
  * completes. If the holder no longer has it, FETCH_ERR cancels the receive
  * and the reader gets an error instead of waiting forever. The data path is
- * the transport's (MPI now, UCX next); this file only sequences it.
+ * the transport's (MPI, or a UCX get from the holder's store); this file
+ * only sequences it.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,8 +35,8 @@ static void recv_done(void *arg, lumen_status st)
     f->done = 1;
     if (f->st == LUMEN_OK)
         f->st = st;
-    if (st != LUMEN_OK && !f->err[0])
-        strcpy(f->err, "transfer failed");
+    if (st != LUMEN_OK && !f->err[0]) /* the transport's reason (it names the peer), if it has one */
+        snprintf(f->err, sizeof f->err, "%s", rt->tp->last_error[0] ? rt->tp->last_error : "transfer failed");
     pthread_cond_broadcast(&rt->ready_cv);
     pthread_mutex_unlock(&rt->lock);
 }

@@ -24,6 +24,9 @@
 #include "placement/placement.h"
 #include "runtime/runtime.h"
 #include "transport/mpi/mpi_transport.h"
+#ifdef LUMEN_HAVE_UCX
+#include "transport/ucx/ucx_transport.h"
+#endif
 
 lm_rt *lm_g;
 static unsigned init_count;
@@ -35,6 +38,47 @@ static unsigned init_count;
             goto out;                                                                    \
         }                                                                                \
     } while (0)
+
+/* LUMEN_TRANSPORT / options.transport: 1 for UCX, 0 for MPI. */
+static lumen_status read_transport(const lumen_init_options *o, int *use_ucx)
+{
+    const char *name = getenv("LUMEN_TRANSPORT");
+    if (o && (o->field_mask & LUMEN_INIT_TRANSPORT))
+        name = o->transport;
+#ifdef LUMEN_HAVE_UCX
+    *use_ucx = 1;
+#else
+    *use_ucx = 0;
+#endif
+    if (!name || !*name)
+        return LUMEN_OK;
+    if (!strcmp(name, "mpi")) {
+        *use_ucx = 0;
+    } else if (!strcmp(name, "ucx")) {
+        if (!*use_ucx)
+            return lm_error(LUMEN_ERR_INVALID_ARG, "transport 'ucx' asked for, but lumen was built without UCX "
+                                                   "(LUMEN_WITH_UCX=OFF); use 'mpi'");
+    } else {
+        return lm_error(LUMEN_ERR_INVALID_ARG, "unknown transport '%s' (LUMEN_TRANSPORT takes ucx or mpi)", name);
+    }
+    return LUMEN_OK;
+}
+
+static lumen_status create_transport(lm_rt *rt, int use_ucx)
+{
+#ifdef LUMEN_HAVE_UCX
+    if (use_ucx) {
+        void *base = NULL;
+        size_t len = 0;
+        if (rt->store)
+            lm_store_region(rt->store, &base, &len);
+        return lm_ucx_transport_create(rt->comm, base, len, &rt->tp);
+    }
+#else
+    (void)use_ucx;
+#endif
+    return lm_mpi_transport_create(rt->comm, &rt->tp);
+}
 
 static lumen_status read_config(lm_rt *rt, const lumen_init_options *o, int *rank_is_node,
                                 double *cpus, double *gpus, size_t *capacity, const char **spill_base)
@@ -255,11 +299,12 @@ static lumen_status start(MPI_Comm parent, int owns_mpi, const lumen_init_option
     pthread_mutex_init(&rt->cb_lock, NULL);
     rt->next_tag = LM_TAG_DATA_MIN;
 
-    int rank_is_node = 0;
+    int rank_is_node = 0, use_ucx = 0;
     double cpus = -1, gpus = 0;
     size_t capacity = 0;
     const char *spill_base = "/tmp";
-    if ((st = read_config(rt, opts, &rank_is_node, &cpus, &gpus, &capacity, &spill_base)) != LUMEN_OK)
+    if ((st = read_config(rt, opts, &rank_is_node, &cpus, &gpus, &capacity, &spill_base)) != LUMEN_OK ||
+        (st = read_transport(opts, &use_ucx)) != LUMEN_OK)
         goto out;
     MPI_TRY(MPI_Comm_dup(parent, &rt->comm), "MPI_Comm_dup");
     MPI_Comm_set_errhandler(rt->comm, MPI_ERRORS_RETURN);
@@ -320,7 +365,7 @@ static lumen_status start(MPI_Comm parent, int owns_mpi, const lumen_init_option
         goto out;
     if ((st = setup_store(rt, node_comm, capacity, phys_ranks, spill_base)) != LUMEN_OK)
         goto out;
-    if ((st = lm_mpi_transport_create(rt->comm, &rt->tp)) != LUMEN_OK)
+    if ((st = create_transport(rt, use_ucx)) != LUMEN_OK)
         goto out;
     if ((st = lm_sched_init(rt)) != LUMEN_OK || (rt->rank == 0 && (st = lm_gcs_start(rt)) != LUMEN_OK))
         goto out;

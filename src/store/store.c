@@ -456,6 +456,12 @@ lumen_status lm_store_delete(lm_store *s, lm_oid id)
     return st;
 }
 
+void lm_store_region(lm_store *s, void **base, size_t *len)
+{
+    *base = s->base;
+    *len = s->map_size;
+}
+
 void lm_store_get_stats(lm_store *s, lm_store_stats *st)
 {
     if (!st)

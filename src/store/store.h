@@ -71,6 +71,10 @@ lumen_status lm_store_unpin(lm_store *s, lm_oid id);
  * once their last pin goes (delete is remembered). */
 lumen_status lm_store_delete(lm_store *s, lm_oid id);
 
+/* The whole mapping of this process (header, directory, arena): what a
+ * transport registers for RMA. Every object pointer lies inside it. */
+void lm_store_region(lm_store *s, void **base, size_t *len);
+
 /* Introspection for tests, benchmarks and state listings. */
 typedef struct lm_store_stats {
     size_t capacity, used, num_objects, num_spilled, spilled_bytes, restored;

@@ -7,8 +7,9 @@
  *     reader's buffer, matched by (source rank, tag), completed by callback.
  * Every function is called by the one thread that holds the progress role
  * (runtime/progress.c), so implementations need no locking of their own.
- * MPI (transport/mpi) is the first implementation; UCX comes next behind the
- * same table.
+ * MPI (transport/mpi) moves both over MPI; UCX (transport/ucx) keeps control
+ * messages on MPI and pulls object data with UCX RMA get. init.c picks one
+ * (LUMEN_TRANSPORT).
  */
 #ifndef LUMEN_TRANSPORT_H
 #define LUMEN_TRANSPORT_H
@@ -45,10 +46,16 @@ typedef struct lm_transport_ops {
 
 struct lm_transport {
     const lm_transport_ops *ops;
+    /* why the last transfer failed, set just before its done callback runs
+     * with an error ("" when the transport has nothing to add); read by the
+     * callback, on the same thread */
+    char last_error[256];
 };
 
-/* Data tags live in [LM_TAG_DATA_MIN, LM_TAG_DATA_MAX]; 1 is for control. */
+/* Data tags live in [LM_TAG_DATA_MIN, LM_TAG_DATA_MAX]; 1 is for control,
+ * 2..15 for a transport's own protocol messages (UCX: 2). */
 #define LM_TAG_CTRL 1
+#define LM_TAG_UCX 2
 #define LM_TAG_DATA_MIN 16
 #define LM_TAG_DATA_MAX 32000
 
