@@ -47,6 +47,7 @@ INSTALL=0
 PEER_PYTHON=${PEER_PYTHON:-/usr/bin/python3}
 MPIRUN=${MPIRUN:-mpirun}
 TIMEOUT=${TIMEOUT:-300}
+export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in bench/peers/
 
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'

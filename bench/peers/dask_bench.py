@@ -89,7 +89,6 @@ def main():
 
         benchutil.timeit("1:1 actor calls sync", benchutil.timed(actor_sync), args)
         benchutil.timeit("1:1 actor calls async", benchutil.timed(actor_async), args)
-        del actor
 
         for label, n in (("1 MiB", 1 << 20), ("256 MiB", 256 << 20)):
             payload = bytes(bytearray(b"\x5a") * n)
