@@ -74,6 +74,13 @@ lumen_install_packages() {
     echo "setup: installed ${#missing[@]} packages in $((SECONDS - t0)) s"
 }
 
+# Debian packages of the peer systems bench/compare.sh compares lumen with
+# (mpi4py.futures, dask.distributed, StarPU). Not installed by lumen_setup and
+# not needed by the build or the tests: `bench/compare.sh --install` installs them.
+lumen_peer_packages() {
+    printf '%s\n' python3-mpi4py python3-distributed libstarpu-dev
+}
+
 # "openmpi" | "mpich" | "unknown", from the launcher's --version
 lumen_mpi_flavor() {
     local v
