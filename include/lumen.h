@@ -719,7 +719,8 @@ lumen_status lumen_cq_wait(lumen_completion_queue *cq, lumen_completion *out, si
 /* References watched and not yet taken with lumen_cq_wait. */
 size_t lumen_cq_outstanding(const lumen_completion_queue *cq);
 /* Free the queue. Completions not taken are dropped; watches still armed
- * end quietly (their holds go when the objects settle). */
+ * end quietly (their holds go when the objects settle). The handle is dead
+ * afterwards: no thread may use it (or destroy it again). */
 lumen_status lumen_cq_destroy(lumen_completion_queue *cq);
 
 /* A completion callback (ObjectRef._on_completed): fn(ref, status, arg) runs
@@ -727,7 +728,9 @@ lumen_status lumen_cq_destroy(lumen_completion_queue *cq);
  * (or at once there if it has). It must be short and must not block: lumen_get,
  * lumen_wait and lumen_cq_wait with a timeout other than 0 fail there with
  * LUMEN_ERR_INVALID_ARG; submitting, putting, releasing and lumen_cq_* are
- * fine. Callbacks that have not run when lumen_finalize returns are dropped. */
+ * fine. Callbacks still waiting when the job ends run during lumen_finalize
+ * (status LUMEN_ERR_SHUTDOWN if their object never settled), so they can
+ * free `arg`; lumen calls inside them then fail. */
 typedef void (*lumen_ready_fn)(lumen_ref ref, lumen_status status, void *arg);
 lumen_status lumen_ref_on_ready(lumen_ref ref, lumen_ready_fn fn, void *arg);
 

@@ -81,6 +81,8 @@ typedef struct lm_actor_inst {
     lumen_task_ctx *flight;         /* those calls (its thread) */
     lumen_task_ctx *ready_head, *ready_tail; /* awaits that settled (lock) */
     lumen_task_ctx *awaited;        /* set by the run that just returned PENDING */
+    int terminating;                /* lumen_actor_terminate came with calls in flight:
+                                       take no new call, end when they are done (lock) */
 } lm_actor_inst;
 
 /* ---- async.c: async actors ---- */

@@ -74,6 +74,8 @@ void lm_actor_host_free(lm_rt *rt)
 
 static void *actor_main(void *arg);
 
+#define TERMINATED "terminated by lumen_actor_terminate (after the calls made before it)"
+
 /* threads an actor may run: an async actor has one, whatever its concurrency */
 static int max_threads(const lm_actor_inst *a) { return a->is_async ? 1 : a->max_concurrency; }
 
@@ -245,7 +247,12 @@ static void run_call(lm_rt *rt, lm_actor_inst *a, lm_task *t)
         reply_i64(rt, t, 1);
     } else if (!strcmp(t->m.fn, LM_METHOD_TERMINATE)) {
         reply_i64(rt, t, 1);
-        die(rt, a, 0, "terminated by lumen_actor_terminate (after the calls made before it)");
+        pthread_mutex_lock(&a->lock);
+        int wait = a->inflight > 0; /* an async actor's earlier calls still await */
+        a->terminating = wait;
+        pthread_mutex_unlock(&a->lock);
+        if (!wait)
+            die(rt, a, 0, TERMINATED);
     } else {
         int out = lm_task_execute(rt, t, a);
         if (out == LM_RUN_PENDING) { /* an async actor's method awaits: t lives with it */
@@ -278,6 +285,11 @@ static void resume_call(lm_rt *rt, lm_actor_inst *a, lumen_task_ctx *c)
     else if (out == LM_RUN_EXIT)
         die(rt, a, 0, "exited with lumen_actor_exit");
     lm_task_free(t);
+    pthread_mutex_lock(&a->lock);
+    int last = a->terminating && a->inflight == 0;
+    pthread_mutex_unlock(&a->lock);
+    if (last) /* lumen_actor_terminate waited for this one */
+        die(rt, a, 0, TERMINATED);
 }
 
 static void *actor_main(void *arg)
@@ -331,7 +343,7 @@ static void *actor_main(void *arg)
             last_work = lm_now_ns();
             continue;
         }
-        lm_task *t = a->state == INST_ALIVE && a->inflight < a->max_concurrency ? a->head : NULL;
+        lm_task *t = a->state == INST_ALIVE && !a->terminating && a->inflight < a->max_concurrency ? a->head : NULL;
         if (t) {
             a->head = t->next;
             if (!a->head)

@@ -171,7 +171,10 @@ lumen_status lumen_cq_add(lumen_completion_queue *cq, lumen_ref ref, uint64_t ta
         cq->armed++;
         cq->refs++;
         pthread_mutex_unlock(&cq->lock);
+        int settled = o->state != LM_OBJ_PENDING;
         lm_watch_arm(rt, o, w);
+        if (settled && rt->ready_waiters) /* fired here: wake a waiter that sleeps */
+            pthread_cond_broadcast(&rt->ready_cv);
     }
     pthread_mutex_unlock(&rt->lock);
     if (!o)
@@ -179,9 +182,11 @@ lumen_status lumen_cq_add(lumen_completion_queue *cq, lumen_ref ref, uint64_t ta
     return st;
 }
 
-static size_t cq_take(lumen_completion_queue *cq, lumen_completion *out, size_t max, int *idle)
+static size_t cq_take(lumen_completion_queue *cq, lumen_completion *out, size_t max, int *idle, int *lost)
 {
     pthread_mutex_lock(&cq->lock);
+    *lost = cq->overflow;
+    cq->overflow = 0;
     size_t n = 0;
     while (n < max && cq->len) {
         out[n++] = cq->ring[cq->head];
@@ -221,15 +226,18 @@ lumen_status lumen_cq_wait(lumen_completion_queue *cq, lumen_completion *out, si
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_cq_wait may not block inside a completion callback");
     uint64_t deadline = timeout_ms > 0 ? lm_now_ns() + (uint64_t)timeout_ms * 1000000ull : 0;
     for (;;) {
-        int idle;
-        *n = cq_take(cq, out, max, &idle);
+        int idle, lost;
+        *n = cq_take(cq, out, max, &idle, &lost);
+        if (lost)
+            return lm_error(LUMEN_ERR_NO_MEMORY, "lumen_cq_wait: completions were lost for lack of memory");
         if (*n || idle || timeout_ms == 0)
             return LUMEN_OK;
         lm_progress(rt);
         lumen_status st = lm_wait_until(rt, cq_has_news, cq, deadline);
         if (st == LUMEN_ERR_TIMEOUT) {
-            *n = cq_take(cq, out, max, &idle);
-            return LUMEN_OK;
+            *n = cq_take(cq, out, max, &idle, &lost);
+            return lost ? lm_error(LUMEN_ERR_NO_MEMORY, "lumen_cq_wait: completions were lost for lack of memory")
+                        : LUMEN_OK;
         }
         if (st != LUMEN_OK)
             return st;
@@ -333,11 +341,18 @@ void lm_callbacks_run(lm_rt *rt)
 
 void lm_callbacks_free(lm_rt *rt)
 {
+    /* the job ended: each callback not yet run runs now, once, so it can free
+     * its argument (LUMEN_ERR_SHUTDOWN for objects that never settled); lumen
+     * calls in it fail with LUMEN_ERR_NOT_INITIALIZED */
     lm_watch *w = rt->cb_head;
     rt->cb_head = rt->cb_tail = NULL;
+    lm_tls_in_callback = 1;
     while (w) {
         lm_watch *n = w->next;
-        free(w);
+        lm_callback *cb = (lm_callback *)w;
+        cb->fn(w->ref, cb->st, w->arg);
+        free(cb);
         w = n;
     }
+    lm_tls_in_callback = 0;
 }

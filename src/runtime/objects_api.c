@@ -302,10 +302,12 @@ lumen_status lumen_get(lumen_ref ref, int64_t timeout_ms, lumen_value *out)
         if (o->state != LM_OBJ_PENDING && !o->fetching)
             break;
         lm_obj_need_value(rt, o);
+        int settled = o->state != LM_OBJ_PENDING; /* and another thread copies it here */
         pthread_mutex_unlock(&rt->lock);
-        if (timeout_ms == 0)
+        if (timeout_ms == 0 && !settled)
             return lm_error(LUMEN_ERR_TIMEOUT, "object not ready");
-        st = lm_wait_until(rt, obj_settled, &id, deadline);
+        /* a settled object being copied: wait for the copy whatever the timeout */
+        st = lm_wait_until(rt, obj_settled, &id, timeout_ms == 0 ? 0 : deadline);
         if (st == LUMEN_ERR_TIMEOUT)
             return lm_error(LUMEN_ERR_TIMEOUT, "object not ready after %lld ms", (long long)timeout_ms);
         if (st != LUMEN_OK)

@@ -296,7 +296,9 @@ lumen_status lm_wait_until(lm_rt *rt, int (*pred)(lm_rt *, void *), void *arg, u
             blocked_task = 1;
             lm_executor_blocked(rt, +1);
         }
-        if (now - start < rt->spin_ns) {
+        /* a completion callback runs on the progress thread: it must keep
+         * polling while it waits (a fetch of a settled object), never sleep */
+        if (lm_tls_in_callback || now - start < rt->spin_ns) {
             atomic_store(&rt->last_poll_ns, now);
             if (lm_progress(rt) == 0)
                 sched_yield();

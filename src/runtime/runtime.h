@@ -99,8 +99,9 @@ typedef struct lm_obj {
 /* ---- watching an object settle (completion.c) ---------------------------
  * A watch holds one count of its object (o->refs) while armed. When the
  * object settles, fire runs with rt->lock held (it may take only locks
- * below it: a queue's, an actor's) and owns w afterwards; o is NULL when the
- * runtime ends with the object unsettled. */
+ * below it: a queue's, an actor's, cb_lock, sleep_lock) and owns w
+ * afterwards; st is LUMEN_ERR_SHUTDOWN when the runtime ends with the object
+ * unsettled. */
 struct lm_rt;
 typedef struct lm_watch {
     struct lm_watch *next;

@@ -220,13 +220,27 @@ static lumen_status invoke(lm_rt *rt, lumen_task_ctx *c)
         }
     }
     lm_tls_ctx = NULL;
-    if (st == LUMEN_PENDING) {
-        if (c->resume && !c->actor_fatal && !c->actor_exit)
-            return LUMEN_PENDING;
+    if (st == LUMEN_PENDING && c->resume && !c->actor_fatal && !c->actor_exit)
+        return LUMEN_PENDING;
+    if (c->resume) {
+        /* lumen_await was called but the call does not park (an error was
+         * returned, or the actor ends): the continuation's cancelled run
+         * frees its state, as when the actor dies with calls awaiting */
+        lumen_continuation_fn k = c->resume;
+        void *state = c->resume_state;
+        lm_ctx_await_drop(c);
+        c->await_cancelled = 1;
+        lm_tls_ctx = c;
+        (void)k(inst->self, c, state);
+        lm_tls_ctx = NULL;
+        lm_ctx_await_drop(c);
+        c->await_cancelled = 0;
+        if (st == LUMEN_PENDING)
+            st = lm_error(LUMEN_ERR_TASK_FAILED, "%s '%s' ended its actor while awaiting", "method", t->m.fn);
+    } else if (st == LUMEN_PENDING) {
         st = lm_error(LUMEN_ERR_INVALID_ARG, "%s '%s' returned LUMEN_PENDING without lumen_await",
                       t->m.kind == LM_KIND_CALL ? "method" : "task", t->m.fn);
     }
-    lm_ctx_await_drop(c); /* lumen_await called, then an error returned */
     if (c->actor_fatal)
         st = LUMEN_ERR_ACTOR_DIED;
     else if (st == LUMEN_ERR_ACTOR_DIED)

@@ -9,7 +9,8 @@
  *     method returning LUMEN_PENDING without lumen_await, lumen_await from
  *     a plain actor or with bad arguments: clear errors;
  *   - killing an async actor with calls in flight fails them with "actor
- *     died", nothing hangs.
+ *     died", nothing hangs; terminating it lets the calls made before
+ *     finish (awaits included) and fails the ones after.
  * The actors spread over the ranks (1, 2 and 4), so awaited results cross
  * ranks.
  */
@@ -90,7 +91,7 @@ static lumen_status front_init(lumen_task_ctx *ctx, void **self)
     TASK_TRY(lumen_arg_get_actor(ctx, 0, &f->next));
     const char *m;
     TASK_TRY(lumen_arg_get_str(ctx, 1, &m));
-    f->next_method = strcmp(m, "relay") == 0 ? "relay" : "work";
+    f->next_method = !strcmp(m, "relay") ? "relay" : !strcmp(m, "nap") ? "nap" : "work";
     same_thread(f);
     *self = f;
     return LUMEN_OK;
@@ -338,6 +339,31 @@ static void test_kill_in_flight(void)
     CHECK_OK(lumen_actor_kill(slow, 1));
 }
 
+/* terminate waits for the calls made before it, even those awaiting */
+static void test_terminate(void)
+{
+    lumen_actor slow = make("Backend", NULL, 0, 0, 20);
+    lumen_arg fa[] = {lumen_arg_actor(slow), lumen_arg_str("nap")};
+    lumen_actor fr = make("Front", fa, 2, 1, 100);
+    enum { N = 5 };
+    lumen_ref r[N], after;
+    for (int64_t i = 0; i < N; i++)
+        CHECK_OK(LUMEN_ACTOR_CALL(&r[i], fr, "relay", LUMEN_ARG(i)));
+    CHECK_OK(lumen_actor_terminate(fr));
+    CHECK_OK(LUMEN_ACTOR_CALL(&after, fr, "relay", LUMEN_ARG(99)));
+    for (int i = 0; i < N; i++) {
+        int64_t v;
+        CHECK_OK(lumen_get_i64(r[i], T_TIMEOUT, &v));
+        CHECK(v == 2); /* nap returns 1, relay adds 1 */
+        CHECK_OK(lumen_ref_release(r[i]));
+    }
+    lumen_value v;
+    CHECK_ST(lumen_get(after, T_TIMEOUT, &v), LUMEN_ERR_ACTOR_DIED);
+    CHECK_ERRMSG("terminated");
+    CHECK_OK(lumen_ref_release(after));
+    CHECK_OK(lumen_actor_kill(slow, 1));
+}
+
 int main(int argc, char **argv)
 {
     CHECK_OK(lumen_init(&argc, &argv, NULL));
@@ -345,6 +371,7 @@ int main(int argc, char **argv)
         test_relay();
         test_composition();
         test_kill_in_flight();
+        test_terminate();
         printf("async_actor: OK on %d ranks\n", lumen_world_size());
     }
     CHECK_OK(lumen_finalize());

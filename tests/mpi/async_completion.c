@@ -25,6 +25,17 @@ LUMEN_REMOTE(ac_square)
     return lumen_return_i64(ctx, 0, x * x);
 }
 
+#define BIG (4u << 20)
+LUMEN_REMOTE(ac_big)
+{
+    int64_t seed;
+    TASK_TRY(lumen_arg_get_i64(ctx, 0, &seed));
+    void *p;
+    TASK_TRY(lumen_return_alloc(ctx, 0, BIG, &p));
+    pattern_fill(p, BIG, (uint64_t)seed);
+    return LUMEN_OK;
+}
+
 LUMEN_REMOTE(ac_sleep)
 {
     int64_t ms;
@@ -203,7 +214,7 @@ static void test_edges(void)
 
 /* ---- callbacks ---------------------------------------------------------- */
 #define NCB 1000
-static atomic_int cb_count, cb_bad, cb_block_refused;
+static atomic_int cb_count, cb_bad, cb_block_refused, big_ok, big_done;
 static atomic_llong cb_sum;
 
 static void on_ready(lumen_ref ref, lumen_status st, void *arg)
@@ -227,8 +238,34 @@ static void on_ready(lumen_ref ref, lumen_status st, void *arg)
     atomic_fetch_add(&cb_count, 1);
 }
 
+/* a settled store object (in another node's store with _pernode): a callback
+ * may read it with timeout 0; the copy is made while the callback waits */
+static void on_big(lumen_ref ref, lumen_status st, void *arg)
+{
+    lumen_value v;
+    if (st == LUMEN_OK && lumen_get(ref, 0, &v) == LUMEN_OK && v.size == BIG &&
+        pattern_find_bad(v.data, v.size, (uint64_t)(intptr_t)arg) == BIG)
+        atomic_fetch_add(&big_ok, 1);
+    CHECK_OK(lumen_ref_release(ref));
+    atomic_fetch_add(&big_done, 1);
+}
+
 static void test_callbacks(void)
 {
+    enum { NBIG = 4 };
+    for (int64_t i = 0; i < NBIG; i++) {
+        lumen_ref r;
+        lumen_task_options o = {.field_mask = LUMEN_TASK_SCHEDULING, .scheduling = lumen_sched_spread()};
+        lumen_arg a = lumen_arg_i64(i + 7);
+        CHECK_OK(lumen_remote("ac_big", &a, 1, &o, &r));
+        CHECK_OK(lumen_ref_on_ready(r, on_big, (void *)(intptr_t)(i + 7)));
+    }
+    double t1 = now_s();
+    while (atomic_load(&big_done) < NBIG && now_s() - t1 < T_TIMEOUT / 1000.0)
+        sleep_ms(1);
+    CHECK(atomic_load(&big_done) == NBIG);
+    CHECK(atomic_load(&big_ok) == NBIG);
+
     int64_t want = 0;
     for (int64_t i = 0; i < NCB; i++) {
         lumen_ref r, mine;
