@@ -241,6 +241,23 @@ static void run_constructor(lm_rt *rt, lm_actor_inst *a, lm_task *t)
         report(rt, a, LM_ACTOR_ALIVE);
 }
 
+/* What a run's outcome means for the actor. Returns 1 when the call is
+ * parked in lumen_await (an async actor): its task lives with its context. */
+static int settle_run(lm_rt *rt, lm_actor_inst *a, int out)
+{
+    if (out == LM_RUN_PENDING) {
+        lumen_task_ctx *c = a->awaited;
+        a->awaited = NULL;
+        lm_actor_await_park(rt, a, c);
+        return 1;
+    }
+    if (out == LM_RUN_FATAL)
+        die(rt, a, 1, a->cause);
+    else if (out == LM_RUN_EXIT)
+        die(rt, a, 0, "exited with lumen_actor_exit");
+    return 0;
+}
+
 static void run_call(lm_rt *rt, lm_actor_inst *a, lm_task *t)
 {
     if (!strcmp(t->m.fn, LM_METHOD_READY)) {
@@ -253,18 +270,8 @@ static void run_call(lm_rt *rt, lm_actor_inst *a, lm_task *t)
         pthread_mutex_unlock(&a->lock);
         if (!wait)
             die(rt, a, 0, TERMINATED);
-    } else {
-        int out = lm_task_execute(rt, t, a);
-        if (out == LM_RUN_PENDING) { /* an async actor's method awaits: t lives with it */
-            lumen_task_ctx *c = a->awaited;
-            a->awaited = NULL;
-            lm_actor_await_park(rt, a, c);
-            return;
-        }
-        if (out == LM_RUN_FATAL)
-            die(rt, a, 1, a->cause);
-        else if (out == LM_RUN_EXIT)
-            die(rt, a, 0, "exited with lumen_actor_exit");
+    } else if (settle_run(rt, a, lm_task_execute(rt, t, a))) {
+        return;
     }
     lm_task_free(t);
 }
@@ -274,16 +281,8 @@ static void resume_call(lm_rt *rt, lm_actor_inst *a, lumen_task_ctx *c)
 {
     lm_task *t = c->task;
     lm_actor_await_unpark(a, c);
-    int out = lm_task_resume(rt, c);
-    if (out == LM_RUN_PENDING) {
-        a->awaited = NULL;
-        lm_actor_await_park(rt, a, c);
-        return;
-    }
-    if (out == LM_RUN_FATAL)
-        die(rt, a, 1, a->cause);
-    else if (out == LM_RUN_EXIT)
-        die(rt, a, 0, "exited with lumen_actor_exit");
+    if (settle_run(rt, a, lm_task_resume(rt, c)))
+        return; /* it awaits again */
     lm_task_free(t);
     pthread_mutex_lock(&a->lock);
     int last = a->terminating && a->inflight == 0;

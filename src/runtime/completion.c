@@ -344,15 +344,5 @@ void lm_callbacks_free(lm_rt *rt)
     /* the job ended: each callback not yet run runs now, once, so it can free
      * its argument (LUMEN_ERR_SHUTDOWN for objects that never settled); lumen
      * calls in it fail with LUMEN_ERR_NOT_INITIALIZED */
-    lm_watch *w = rt->cb_head;
-    rt->cb_head = rt->cb_tail = NULL;
-    lm_tls_in_callback = 1;
-    while (w) {
-        lm_watch *n = w->next;
-        lm_callback *cb = (lm_callback *)w;
-        cb->fn(w->ref, cb->st, w->arg);
-        free(cb);
-        w = n;
-    }
-    lm_tls_in_callback = 0;
+    lm_callbacks_run(rt);
 }
