@@ -7,6 +7,9 @@
  * Ray                                        lumen
  * -----------------------------------------  ------------------------------------------
  * col.init_collective_group(n, r, be, name)  lumen_collective_init(n, r, be, name, opts)
+ * col.create_collective_group(actors, n, ranks, be, name)
+ *                                            lumen_collective_create_group(actors, n, be, name,
+ *                                                                          opts, ready)
  * col.destroy_collective_group(name)         lumen_collective_destroy(name)
  * col.get_rank(name) / get_collective_group_size(name)
  *                                            lumen_collective_rank / _world_size
@@ -89,6 +92,17 @@ typedef struct lumen_collective_options {
  * members joined. opts may be NULL. The name is at most 63 bytes. */
 lumen_status lumen_collective_init(int world_size, int rank, lumen_coll_backend backend,
                                    const char *group_name, const lumen_collective_options *opts);
+/* Ray's create_collective_group(actors, world_size, ranks, backend, name),
+ * from the driver or any rank: actor actors[i] joins group `group_name` as
+ * rank i of n (a built-in method each actor answers runs
+ * lumen_collective_init in it, in the order of that caller's calls). Returns
+ * at once; ready (NULL, or room for n) receives one reference per member
+ * that becomes I64 i once member i has joined, or its error (e.g. the
+ * timeout, if a member never gets there). Afterwards the actors' methods
+ * call the operations with the group name. */
+lumen_status lumen_collective_create_group(const lumen_actor *actors, size_t n, lumen_coll_backend backend,
+                                           const char *group_name, const lumen_collective_options *opts,
+                                           lumen_ref *ready);
 /* Destroy the group for every member: operations other members are waiting
  * in fail with LUMEN_ERR_NOT_FOUND ("destroyed"), and the name may be used
  * again. Calling it again (another member) on a destroyed group is OK. */

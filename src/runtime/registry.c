@@ -153,7 +153,20 @@ lumen_method_fn lm_registry_method(const char *cls, const char *method)
     if (!cls || !method)
         return NULL;
     snprintf(key, sizeof key, "%s.%s", cls, method);
-    if (strlen(key) >= LM_FN_MAX || !find(&methods, key, &e))
-        return NULL;
-    return (lumen_method_fn)(void (*)(void))e.fn;
+    if (strlen(key) < LM_FN_MAX && find(&methods, key, &e))
+        return (lumen_method_fn)(void (*)(void))e.fn;
+    /* a method every actor answers (lm_registry_builtin_method) */
+    snprintf(key, sizeof key, "*.%s", method);
+    if (strlen(key) < LM_FN_MAX && find(&methods, key, &e))
+        return (lumen_method_fn)(void (*)(void))e.fn;
+    return NULL;
+}
+
+lumen_status lm_registry_builtin_method(const char *method, lumen_method_fn fn)
+{
+    char key[2 * LM_FN_MAX];
+    snprintf(key, sizeof key, "*.%s", method);
+    if (!fn || strlen(key) >= LM_FN_MAX)
+        return lm_error(LUMEN_ERR_INVALID_ARG, "register: bad built-in method '%s'", method);
+    return add(&methods, "method", key, (lumen_remote_fn)(void (*)(void))fn, NULL);
 }

@@ -17,5 +17,8 @@ typedef struct lm_actor_class {
 /* 1 and *out filled when class `cls` is registered (with a constructor) */
 int lm_registry_class(const char *cls, lm_actor_class *out);
 lumen_method_fn lm_registry_method(const char *cls, const char *method);
+/* a method every actor class answers (as Ray's __ray_ready__), for the
+ * runtime's own libraries: found when the class has no method of that name */
+lumen_status lm_registry_builtin_method(const char *method, lumen_method_fn fn);
 
 #endif

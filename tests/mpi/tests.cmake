@@ -85,6 +85,8 @@ lumen_mpi_test(generator_stream ENV LUMEN_STORE_CAPACITY=2M SUFFIX _smallstore R
 # collective groups (src/collective): results, errors
 lumen_mpi_test(collective_ops TIMEOUT 300)
 lumen_mpi_test(collective_errors TIMEOUT 300)
+# a group declared from the driver (create_collective_group)
+lumen_mpi_test(collective_create)
 # the NCCL backend (device buffers): built with CUDA and NCCL, SKIPPED (exit
 # 77) on a machine without a GPU
 if(LUMEN_HAVE_NCCL AND TARGET CUDA::cudart)
