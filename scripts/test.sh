@@ -77,7 +77,7 @@ t_setup=$((SECONDS - t_start))
 # the libmpi frame that called it.
 asan_env=(
     "ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:allocator_may_return_null=1:abort_on_error=0"
-    "LSAN_OPTIONS=suppressions=$LUMEN_ROOT/scripts/lsan.supp:print_suppressions=0"
+    "LSAN_OPTIONS=suppressions=$LUMEN_ROOT/scripts/lsan.supp:print_suppressions=0:use_tls=0"
     "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
     # UCX's memory hooks and file system thread crash LeakSanitizer's tracer
     # at exit (tests/CMakeLists.txt says more); ctest sets these too

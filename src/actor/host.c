@@ -23,6 +23,48 @@
 
 static atomic_int threads_alive; /* actor threads of this process */
 
+/* Actor threads that finished, to be joined: no thread of lumen is still
+ * exiting when lumen_finalize returns (LeakSanitizer's tracer at exit, and a
+ * long run's thread stacks, both want them joined). A thread adds itself as
+ * its last act; spawn and lm_actor_host_stop join what is there. */
+static pthread_mutex_t exited_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t *exited;
+static size_t nexited, exited_cap;
+
+static void join_exited(void)
+{
+    pthread_mutex_lock(&exited_lock);
+    pthread_t *t = exited;
+    size_t n = nexited;
+    exited = NULL;
+    nexited = exited_cap = 0;
+    pthread_mutex_unlock(&exited_lock);
+    for (size_t i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    free(t);
+}
+
+/* the calling actor thread is done: joinable by the next reaper (detached
+ * if there is no memory to remember it) */
+static void exiting(void)
+{
+    pthread_mutex_lock(&exited_lock);
+    if (nexited == exited_cap) {
+        size_t cap = exited_cap ? 2 * exited_cap : 16;
+        pthread_t *p = realloc(exited, cap * sizeof *p);
+        if (p) {
+            exited = p;
+            exited_cap = cap;
+        }
+    }
+    int room = nexited < exited_cap;
+    if (room)
+        exited[nexited++] = pthread_self();
+    pthread_mutex_unlock(&exited_lock);
+    if (!room)
+        pthread_detach(pthread_self());
+}
+
 /* Actors that died on this rank, newest first, so a call that arrives after
  * the instance is gone is answered with the real cause. Bounded. */
 #define MAX_GRAVES 1024
@@ -85,7 +127,7 @@ static void spawn(lm_rt *rt, lm_actor_inst *a)
     pthread_t th;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    join_exited(); /* threads that finished: they hold no lock any more */
     a->nthreads++;
     a->idle++;
     atomic_fetch_add(&threads_alive, 1);
@@ -377,6 +419,7 @@ static void *actor_main(void *arg)
     pthread_mutex_unlock(&a->lock);
     if (last)
         finish(rt, a);
+    exiting();
     atomic_fetch_sub(&threads_alive, 1); /* nothing of rt or a is touched after this */
     return NULL;
 }
@@ -566,4 +609,5 @@ void lm_actor_host_stop(lm_rt *rt)
         lm_progress(rt);
         sched_yield();
     }
+    join_exited();
 }
