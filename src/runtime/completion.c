@@ -28,7 +28,7 @@ lumen_status lm_obj_status(const lm_obj *o)
         return LUMEN_OK;
     /* error kinds: LM_ERRK_* */
     static const lumen_status kinds[] = {LUMEN_ERR_TASK_FAILED, LUMEN_ERR_TASK_CANCELLED, LUMEN_ERR_UNKNOWN_FUNCTION,
-                                         LUMEN_ERR_ACTOR_DIED, LUMEN_ERR_ACTOR_DIED};
+                                         LUMEN_ERR_ACTOR_DIED, LUMEN_ERR_ACTOR_DIED,   LUMEN_ERR_INFEASIBLE};
     return o->type < sizeof kinds / sizeof kinds[0] ? kinds[o->type] : LUMEN_ERR_TASK_FAILED;
 }
 

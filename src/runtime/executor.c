@@ -49,6 +49,29 @@ static void spawn_locked(lm_rt *rt);
 static lm_task *unlink_where(lm_rt *rt, int (*match)(lm_rt *, lm_task *, void *), void *arg, int from_tail);
 lm_task *lm_executor_unlink_bundle(lm_rt *rt, lm_bundle *b);
 
+/* A task that asks for more than its whole bundle holds can never start:
+ * fail it now, naming the first resource short (Ray: infeasible). 1 when
+ * failed (t is gone). */
+static int bundle_too_small(lm_rt *rt, lm_task *t)
+{
+    lm_bundle *b = t->bundle;
+    int k = 0;
+    while (k < rt->nres && t->m.demand[k] <= b->demand[k] + 1e-9)
+        k++;
+    if (k == rt->nres)
+        return 0;
+    char msg[LM_FN_MAX + 192];
+    snprintf(msg, sizeof msg, "task '%s' is infeasible: it asks for %s=%g and its placement group bundle %d holds %g",
+             t->m.fn, rt->resname[k], t->m.demand[k], b->index, b->demand[k]);
+    lm_task_reply_error_async(rt, t, msg, LM_ERRK_INFEASIBLE);
+    pthread_mutex_lock(&rt->exec_lock);
+    lm_bundle_put(rt, b);
+    pthread_mutex_unlock(&rt->exec_lock);
+    t->bundle = NULL;
+    lm_task_discard(rt, t);
+    return 1;
+}
+
 lumen_status lm_executor_accept(lm_rt *rt, int src, void *buf, size_t len)
 {
     if (atomic_load(&rt->stop_threads)) { /* finalizing: nobody will run it */
@@ -84,6 +107,8 @@ lumen_status lm_executor_accept(lm_rt *rt, int src, void *buf, size_t len)
         lm_actor_host_accept(rt, t);
         return LUMEN_OK;
     }
+    if (t->bundle && bundle_too_small(rt, t))
+        return LUMEN_OK;
     t->fn = lm_registry_find(t->m.fn);
     if ((t->m.flags & LM_TASK_STOLEN) && src != rt->rank) {
         pthread_mutex_lock(&rt->exec_lock);

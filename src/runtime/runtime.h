@@ -483,5 +483,6 @@ void lm_executor_kick(lm_rt *rt);                    /* exec_lock held: resource
 #define LM_ERRK_UNKNOWN_FN 2
 #define LM_ERRK_ACTOR_DIED 3  /* the actor died before running the call: retryable */
 #define LM_ERRK_ACTOR_FATAL 4 /* the call itself ended the actor: not retried */
+#define LM_ERRK_INFEASIBLE 5  /* the task can never run where it was sent (its bundle is too small) */
 
 #endif

@@ -14,7 +14,9 @@
  * -1) runs on that bundle's rank; an actor scheduled into a bundle lives
  * there, and removing the group kills it (ACTOR_DIED) and frees its CPUs;
  * removing a group lets its running task finish but fails the task queued
- * behind it. A bundle bigger than any rank ("CPU=1000") is INFEASIBLE with a
+ * behind it; a task asking for more than its bundle holds fails at once
+ * (INFEASIBLE, naming the resource). A bundle bigger than any rank
+ * ("CPU=1000") is INFEASIBLE with a
  * message. A group that fits by totals but not now (every CPU reserved by
  * another group) stays pending (wait times out, ready not ready) until the
  * first is removed, then is placed; a pending group removed before placement
@@ -263,6 +265,22 @@ static void test_scheduling_into(void)
         for (size_t i = 0; i < n; i++)
             found |= rank[i] == got;
         CHECKF(found, "task in any bundle ran on rank %lld, which holds none", (long long)got);
+        CHECK_OK(lumen_ref_release(t));
+    }
+    /* a task that asks for more than its bundle holds (CPU=2 in a CPU=1
+     * bundle) can never start: it fails at once, saying why */
+    {
+        lumen_task_options o = {.field_mask = LUMEN_TASK_SCHEDULING | LUMEN_TASK_NUM_CPUS,
+                                .num_cpus = 2,
+                                .scheduling = lumen_sched_placement_group(pg, 0)};
+        lumen_ref t;
+        CHECK_OK(lumen_remote("pg_rank", NULL, 0, &o, &t));
+        lumen_value v;
+        double t0 = now_s();
+        CHECK_ST(lumen_get(t, T_TIMEOUT, &v), LUMEN_ERR_INFEASIBLE);
+        CHECK_ERRMSG("CPU=2");
+        CHECK_ERRMSG("bundle 0 holds 1");
+        CHECKF(now_s() - t0 < 10, "the task too big for its bundle took %.1f s to fail", now_s() - t0);
         CHECK_OK(lumen_ref_release(t));
     }
     /* an actor into the last bundle lives there */

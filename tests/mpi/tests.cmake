@@ -39,7 +39,8 @@ lumen_mpi_test(gpu_ids ENV LUMEN_NUM_GPUS=2)
 lumen_mpi_test(timeline)
 target_link_libraries(timeline PRIVATE PkgConfig::CJSON)
 # a crashing rank ends the job and names the rank, host and task: passes on
-# that line, fails on a hang (the timeout)
+# that line; fails when the driver is still alive 20 s after the crash (it
+# says so) and on a hang (the timeout)
 add_executable(crash_task mpi/crash_task.c mpi/check.h)
 target_compile_options(crash_task PRIVATE ${LUMEN_WARNINGS})
 target_link_libraries(crash_task PRIVATE lumen)
@@ -49,7 +50,8 @@ foreach(np 1 2 4)
             ${MPIEXEC_PREFLAGS} $<TARGET_FILE:crash_task> ${MPIEXEC_POSTFLAGS})
   set_tests_properties(crash_task_np${np} PROPERTIES TIMEOUT 60 PROCESSORS ${np}
     ENVIRONMENT "${LUMEN_TEST_ENV}"
-    PASS_REGULAR_EXPRESSION "lumen: rank [0-9]+ \\(host [^,]+, pid [0-9]+\\) died of signal 6 \\(SIGABRT\\) while running task 'crash_me'")
+    PASS_REGULAR_EXPRESSION "lumen: rank [0-9]+ \\(host [^,]+, pid [0-9]+\\) died of signal 6 \\(SIGABRT\\) while running task 'crash_me'"
+    FAIL_REGULAR_EXPRESSION "still alive")
 endforeach()
 # Ray's state API and the lumen command reading the driver's state file
 lumen_mpi_test(state_api)
