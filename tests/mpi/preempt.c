@@ -4,11 +4,15 @@
  * `sbatch --signal=USR1@T` delivers), lumen tells every rank, each runs its
  * hook and lumen_preempted() becomes 1 everywhere (checked on each rank by a
  * task pinned there with a per-rank resource), and the program then ends
- * cleanly through lumen_finalize. NULL hooks are refused.
+ * cleanly through lumen_finalize. NULL hooks are refused. With
+ * LUMEN_TEST_PREEMPT_SIGNAL=TERM (the _sigterm variant) the last rank sends
+ * itself SIGTERM instead (what Slurm and mpirun send at the end), so the
+ * news also travels from a rank that is not the driver.
  */
 #include "check.h"
 
 #include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 static char path_of[256];
@@ -45,11 +49,15 @@ int main(int argc, char **argv)
     CHECK_OK(lumen_init(&argc, &argv, NULL));
     CHECK_ST(lumen_register_checkpoint_hook(NULL, NULL), LUMEN_ERR_INVALID_ARG);
     CHECK_OK(lumen_register_checkpoint_hook(hook, path_of));
+    const char *which = getenv("LUMEN_TEST_PREEMPT_SIGNAL");
+    int sig = which && strcmp(which, "TERM") == 0 ? SIGTERM : SIGUSR1;
+    int sender = sig == SIGTERM ? lumen_world_size() - 1 : 0;
+    CHECK(!lumen_preempted());
     MPI_Barrier(MPI_COMM_WORLD); /* every hook registered before the signal */
+    if (rank == sender)
+        CHECK(kill(getpid(), sig) == 0);
     if (rank == 0) {
         int n = lumen_world_size();
-        CHECK(!lumen_preempted());
-        CHECK(kill(getpid(), SIGUSR1) == 0);
         lumen_ref r[64];
         for (int k = 0; k < n && k < 64; k++) {
             char want[32];
@@ -65,7 +73,8 @@ int main(int argc, char **argv)
             CHECK_OK(lumen_ref_release(r[k]));
         }
         CHECK(lumen_preempted());
-        printf("preempt: every rank of %d ran its checkpoint hook\n", n);
+        printf("preempt: every rank of %d ran its checkpoint hook (SIG%s to rank %d)\n", n,
+               sig == SIGTERM ? "TERM" : "USR1", sender);
     }
     CHECK_OK(lumen_finalize());
     unlink(path_of);

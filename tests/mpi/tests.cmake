@@ -60,6 +60,8 @@ target_compile_definitions(state_api PRIVATE LUMEN_CLI="$<TARGET_FILE:lumen_cli>
 add_dependencies(state_api lumen_cli)
 # the end of an allocation: SIGUSR1 runs every rank's checkpoint hooks
 lumen_mpi_test(preempt)
+# the same after SIGTERM, sent by the last rank to itself
+lumen_mpi_test(preempt ENV LUMEN_TEST_PREEMPT_SIGNAL=TERM SUFFIX _sigterm)
 # per-rank log files with levels and task ids
 lumen_mpi_test(logging)
 # output of non-driver ranks carries "(rank R) "; the driver's does not
