@@ -33,6 +33,11 @@ void lm_coll_gcs_handle(lm_rt *rt, int src, const lm_ctl_msg *m);
 /* finalize, after the last barrier, main thread: free everything */
 void lm_coll_finalize(lm_rt *rt);
 void lm_coll_gcs_free(void); /* rendezvous.c: rank 0 table */
+/* rank 0, progress role (gcs/actors.c): actor `actor` is gone (dead, or
+ * restarting: its state is lost). Every group it is a member of is
+ * destroyed for the others, whose operations fail with LUMEN_ERR_ACTOR_DIED
+ * saying which member and why; members still joining fail the same way. */
+void lm_coll_gcs_actor_gone(lm_rt *rt, lm_oid actor, const char *cause);
 
 /* ---- shared inside src/collective -------------------------------------------- */
 #define LM_COLL_NAME_MAX 64
@@ -130,6 +135,7 @@ typedef struct lm_coll_group {
     MPI_Comm comm;         /* among procs (MPI_COMM_NULL when one) */
     int destroyed;         /* by a member: ops fail */
     int by;                /* who destroyed it */
+    char gone_why[200];    /* destroyed because member `by`'s actor is gone: why */
     lumen_status broken;   /* a timed-out operation broke it */
     char broken_why[200];
     int users;             /* members inside an operation */
@@ -186,6 +192,9 @@ const char *lm_coll_kind_name(int64_t kind);
 /* group.c */
 void lm_coll_wake(lm_rt *rt);                 /* broadcast ready_cv (no coll lock held) */
 void lm_coll_key(uint64_t *hi, uint64_t *lo); /* the calling member's identity */
+/* why destroyed group g fails operations ("was destroyed ..."): NOT_FOUND
+ * when a member destroyed it, ACTOR_DIED when a member's actor is gone */
+lumen_status lm_coll_gone(const lm_coll_group *g, char *why, size_t n);
 /* the caller's group and local index (coll lock held) */
 lumen_status lm_coll_find(const char *name, lm_coll_group **g, int *li);
 /* queue an MPI request for the progress role (coll lock held) */

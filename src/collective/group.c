@@ -37,6 +37,16 @@ void lm_coll_wake(lm_rt *rt)
     pthread_mutex_unlock(&rt->lock);
 }
 
+lumen_status lm_coll_gone(const lm_coll_group *g, char *why, size_t n)
+{
+    if (g->gone_why[0]) {
+        snprintf(why, n, "was destroyed: %s", g->gone_why);
+        return LUMEN_ERR_ACTOR_DIED;
+    }
+    snprintf(why, n, "was destroyed (by its rank %d)", g->by);
+    return LUMEN_ERR_NOT_FOUND;
+}
+
 void lm_coll_key(uint64_t *hi, uint64_t *lo)
 {
     lumen_task_ctx *c = lm_tls_ctx;
@@ -74,8 +84,9 @@ lumen_status lm_coll_find(const char *name, lm_coll_group **out, int *li)
     if (dead) {
         *out = dead;
         *li = dead_li;
-        return lm_error(LUMEN_ERR_NOT_FOUND, "collective group '%s' was destroyed (by its rank %d)", name,
-                        dead->by);
+        char why[300];
+        lumen_status st = lm_coll_gone(dead, why, sizeof why);
+        return lm_error(st, "collective group '%s' %s", name, why);
     }
     return lm_error(LUMEN_ERR_NOT_FOUND,
                     "no collective group '%s' that the caller is a member of (call lumen_collective_init first)",
@@ -530,6 +541,8 @@ void lm_coll_handle(lm_rt *rt, int src, const lm_ctl_msg *m)
         if (g) {
             g->destroyed = 1;
             g->by = (int)m->v[1];
+            if (m->v[2] == 1)
+                lm_ctl_str(m, 1, g->gone_why, sizeof g->gone_why);
         }
     } else if (m->op == LM_CTL_COLL_ARRIVE) {
         handle_arrive(m);
@@ -614,6 +627,11 @@ lumen_status lumen_collective_init(int world_size, int rank, lumen_coll_backend 
     m.v[0] = world_size;
     m.v[1] = rank;
     m.v[2] = backend;
+    uint64_t khi, klo;
+    lm_coll_key(&khi, &klo);
+    m.v[3] = lm_tls_ctx && lm_tls_ctx->actor; /* an actor: the store learns if it dies */
+    m.a.hi = khi;
+    m.a.lo = klo;
     lm_ctl_send(rt, 0, &m);
     lm_progress(rt);
     uint64_t deadline = tmo < 0 ? 0 : lm_now_ns() + (uint64_t)tmo * 1000000ull;

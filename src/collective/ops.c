@@ -340,8 +340,9 @@ static void drive(lm_rt *rt, lm_coll_group *g, uint64_t seq, uint64_t deadline)
         pthread_mutex_lock(&lm_coll.lock);
         if (g->destroyed) {
             if (st == LUMEN_OK) {
-                st = LUMEN_ERR_NOT_FOUND;
-                snprintf(why, sizeof why, "the group was destroyed (by its rank %d) during the operation", g->by);
+                char gone[240];
+                st = lm_coll_gone(g, gone, sizeof gone);
+                snprintf(why, sizeof why, "the group %s during the operation", gone);
             }
         } else if (count_arrivals(g, seq) < g->nprocs - 1) {
             /* some ranks' members never came: the group is out of step now */
@@ -511,12 +512,11 @@ static lumen_status coll_op(const char *name, lm_coll_sig sig, const void *send,
                              "it",
                              kn, name, ws == LUMEN_ERR_SHUTDOWN ? "the job is shutting down" : "timed out", miss);
                 }
-                if (g->destroyed)
-                    st = lm_error(LUMEN_ERR_NOT_FOUND,
-                                  "collective %s on group '%s': the group was destroyed (by its rank %d) while "
-                                  "waiting",
-                                  kn, name, g->by);
-                else
+                if (g->destroyed) {
+                    char gone[240];
+                    lumen_status gs = lm_coll_gone(g, gone, sizeof gone);
+                    st = lm_error(gs, "collective %s on group '%s': the group %s while waiting", kn, name, gone);
+                } else
                     st = lm_error_str(g->broken, g->broken_why);
                 g->parts[li].arrived = 0;
                 g->arrived--;
@@ -757,9 +757,9 @@ static lumen_status p2p(const char *name, int is_send, void *buf, size_t count, 
         pthread_mutex_lock(&lm_coll.lock);
         if (e.state == 0) {
             unlink_p2p(g, &e);
-            st = g->destroyed ? lm_error(LUMEN_ERR_NOT_FOUND,
-                                         "collective %s on group '%s': the group was destroyed (by its rank %d)",
-                                         what, name, g->by)
+            char gone[240];
+            lumen_status gs = g->destroyed ? lm_coll_gone(g, gone, sizeof gone) : LUMEN_OK;
+            st = g->destroyed ? lm_error(gs, "collective %s on group '%s': the group %s", what, name, gone)
                               : lm_error(ws == LUMEN_ERR_SHUTDOWN ? ws : LUMEN_ERR_TIMEOUT,
                                          "collective %s on group '%s': rank %d did not %s in time", what, name, peer,
                                          is_send ? "receive" : "send");
@@ -787,12 +787,13 @@ static lumen_status p2p(const char *name, int is_send, void *buf, size_t count, 
         unlink_p2p(g, &e);
         int answered = e.state != 0;
         int destroyed = g->destroyed;
+        char gone[240] = "";
+        lumen_status gs = destroyed ? lm_coll_gone(g, gone, sizeof gone) : LUMEN_OK;
         pthread_mutex_unlock(&lm_coll.lock);
         if (!answered) {
             lm_coll_send_p2p(rt, g, 2, &e, LUMEN_OK, NULL);
             lm_progress(rt);
-            st = destroyed ? lm_error(LUMEN_ERR_NOT_FOUND, "collective send on group '%s': the group was destroyed",
-                                      name)
+            st = destroyed ? lm_error(gs, "collective send on group '%s': the group %s", name, gone)
                            : lm_error(ws == LUMEN_ERR_SHUTDOWN ? ws : LUMEN_ERR_TIMEOUT,
                                       "collective send on group '%s': rank %d did not receive in time", name, peer);
         } else if (e.st != LUMEN_OK) {
@@ -811,10 +812,11 @@ static lumen_status p2p(const char *name, int is_send, void *buf, size_t count, 
         pthread_mutex_lock(&lm_coll.lock);
         lm_coll_p2p *o = p2p_take(g, 2, src, dst, seq);
         int destroyed = g->destroyed;
+        char gone[240] = "";
+        lumen_status gs = destroyed ? lm_coll_gone(g, gone, sizeof gone) : LUMEN_OK;
         pthread_mutex_unlock(&lm_coll.lock);
         if (!o) {
-            st = destroyed ? lm_error(LUMEN_ERR_NOT_FOUND, "collective recv on group '%s': the group was destroyed",
-                                      name)
+            st = destroyed ? lm_error(gs, "collective recv on group '%s': the group %s", name, gone)
                            : lm_error(ws == LUMEN_ERR_SHUTDOWN ? ws : LUMEN_ERR_TIMEOUT,
                                       "collective recv on group '%s': rank %d did not send in time", name, peer);
         } else {

@@ -9,7 +9,10 @@
  * sharing ranks can never wait on each other. A conflicting JOIN (another
  * world size, a rank taken) fails every member waiting on that name; a JOIN
  * to a live group fails alone. DESTROY frees the name and tells every rank
- * of the group. Runs in rank 0's progress role: no lock.
+ * of the group. A member that is an actor is known by its actor id: when
+ * the actor is gone (dead, or restarting without its state), the group is
+ * destroyed for the others with the cause, and a group still forming fails
+ * its waiting members. Runs in rank 0's progress role: no lock.
  *
  * Does not own: the groups as ranks see them (group.c).
  */
@@ -25,6 +28,7 @@ typedef struct rv_group {
     int world, backend, joined, live;
     uint64_t gid;
     int64_t *lrank;         /* per member, -1 until it joins */
+    lm_oid *actor;          /* per member: its actor id, {0, 0} if not an actor */
 } rv_group;
 
 static rv_group *rv_groups;
@@ -46,6 +50,7 @@ static void rv_drop(rv_group *g)
             break;
         }
     free(g->lrank);
+    free(g->actor);
     free(g);
 }
 
@@ -86,7 +91,7 @@ static void rv_fail_all(lm_rt *rt, rv_group *g, lumen_status st, const char *why
     rv_drop(g);
 }
 
-static void rv_join(lm_rt *rt, int src, const char *name, int world, int grank, int backend)
+static void rv_join(lm_rt *rt, int src, const char *name, int world, int grank, int backend, lm_oid actor)
 {
     char why[200];
     rv_group *g = rv_find(name);
@@ -115,9 +120,11 @@ static void rv_join(lm_rt *rt, int src, const char *name, int world, int grank, 
     if (!g) {
         g = calloc(1, sizeof *g);
         int64_t *lr = calloc((size_t)world, sizeof *lr);
-        if (!g || !lr) {
+        lm_oid *ac = calloc((size_t)world, sizeof *ac);
+        if (!g || !lr || !ac) {
             free(g);
             free(lr);
+            free(ac);
             send_ready(rt, src, name, LUMEN_ERR_NO_MEMORY, world, grank, backend, 0,
                        "no memory in the control store", NULL);
             return;
@@ -126,12 +133,14 @@ static void rv_join(lm_rt *rt, int src, const char *name, int world, int grank, 
         g->world = world;
         g->backend = backend;
         g->lrank = lr;
+        g->actor = ac;
         for (int r = 0; r < world; r++)
             lr[r] = -1;
         g->next = rv_groups;
         rv_groups = g;
     }
     g->lrank[grank] = src;
+    g->actor[grank] = actor;
     if (++g->joined < g->world)
         return;
     g->live = 1;
@@ -145,6 +154,51 @@ static void rv_join(lm_rt *rt, int src, const char *name, int world, int grank, 
     }
 }
 
+/* tell every rank of live group g that member `by` destroyed it (gone:
+ * NULL) or that its actor is gone (why), and forget it */
+static void rv_destroy(lm_rt *rt, rv_group *g, int by, const char *gone)
+{
+    lm_ctl_msg d = {.op = LM_CTL_COLL_DESTROYED};
+    d.s[0] = g->name;
+    d.slen[0] = (uint32_t)strlen(g->name);
+    d.a.lo = g->gid;
+    d.v[1] = by;
+    if (gone) {
+        d.v[2] = 1;
+        d.s[1] = gone;
+        d.slen[1] = (uint32_t)strlen(gone);
+    }
+    for (int r = 0; r < g->world; r++) {
+        int seen = 0;
+        for (int q = 0; q < r; q++)
+            seen |= g->lrank[q] == g->lrank[r];
+        if (!seen)
+            lm_ctl_send(rt, (int)g->lrank[r], &d);
+    }
+    rv_drop(g);
+}
+
+void lm_coll_gcs_actor_gone(lm_rt *rt, lm_oid actor, const char *cause)
+{
+    if (actor.hi == 0 && actor.lo == 0)
+        return;
+    for (rv_group *g = rv_groups, *next; g; g = next) {
+        next = g->next;
+        int r = 0;
+        while (r < g->world && !(g->lrank[r] >= 0 && lm_oid_eq(g->actor[r], actor)))
+            r++;
+        if (r == g->world)
+            continue;
+        char why[200];
+        snprintf(why, sizeof why, "member %d of collective group '%s' is gone: %s", r, g->name,
+                 cause && cause[0] ? cause : "its actor died");
+        if (g->live)
+            rv_destroy(rt, g, r, why);
+        else
+            rv_fail_all(rt, g, LUMEN_ERR_ACTOR_DIED, why);
+    }
+}
+
 void lm_coll_gcs_handle(lm_rt *rt, int src, const lm_ctl_msg *m)
 {
     char name[LM_COLL_NAME_MAX];
@@ -153,31 +207,20 @@ void lm_coll_gcs_handle(lm_rt *rt, int src, const lm_ctl_msg *m)
     if (m->op == LM_CTL_COLL_JOIN) {
         if (world < 1 || world > 1 << 20 || grank < 0 || grank >= world)
             return; /* checked by the member before sending */
-        rv_join(rt, src, name, world, grank, (int)m->v[2]);
+        lm_oid actor = m->v[3] == 1 ? m->a : (lm_oid){0, 0};
+        rv_join(rt, src, name, world, grank, (int)m->v[2], actor);
     } else if (m->op == LM_CTL_COLL_LEAVE) {
         rv_group *g = rv_find(name);
         if (g && !g->live && grank >= 0 && grank < g->world && g->lrank[grank] == src) {
             g->lrank[grank] = -1;
+            g->actor[grank] = (lm_oid){0, 0};
             if (--g->joined == 0)
                 rv_drop(g);
         }
     } else if (m->op == LM_CTL_COLL_DESTROY) {
         rv_group *g = rv_find(name);
-        if (g && g->live) {
-            lm_ctl_msg d = {.op = LM_CTL_COLL_DESTROYED};
-            d.s[0] = g->name;
-            d.slen[0] = (uint32_t)strlen(g->name);
-            d.a.lo = g->gid;
-            d.v[1] = grank;
-            for (int r = 0; r < g->world; r++) {
-                int seen = 0;
-                for (int q = 0; q < r; q++)
-                    seen |= g->lrank[q] == g->lrank[r];
-                if (!seen)
-                    lm_ctl_send(rt, (int)g->lrank[r], &d);
-            }
-            rv_drop(g);
-        }
+        if (g && g->live)
+            rv_destroy(rt, g, grank, NULL);
         /* answered after DESTROYED: per-pair order puts it behind */
         lm_ctl_reply(rt, src, m->tag, LUMEN_OK, NULL);
     }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "collective/coll.h"
 #include "gcs/gcs_int.h"
 
 static size_t abucket(lm_oid id) { return (size_t)((id.lo * 0x9e3779b97f4a7c15ull) >> 40) % GCS_ACTOR_BUCKETS; }
@@ -314,6 +315,8 @@ static void on_state(lm_rt *rt, struct lm_gcs *g, int src, const lm_ctl_msg *m)
     release(rt, g, a);
     char cause[512];
     lm_ctl_str(m, 0, cause, sizeof cause);
+    /* its state is gone, restarted or not: its collective groups end */
+    lm_coll_gcs_actor_gone(rt, a->id, cause);
     if (a->state != LM_ACTOR_DEAD) {
         int can = m->v[2] && !a->no_restart && (a->max_restarts < 0 || a->restarts < a->max_restarts);
         if (can) {

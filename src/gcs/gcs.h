@@ -50,12 +50,14 @@ enum lm_ctl_op {
     LM_CTL_STATE_QUERY,     /* rank -> rank (tag): s0 what; REPLY with blob a JSON text */
     LM_CTL_PREEMPT,         /* rank -> every rank: the allocation is ending (preempt.c) */
     /* collective groups (src/collective; fields in group.c and rendezvous.c) */
-    LM_CTL_COLL_JOIN,       /* member -> gcs: s0 name, v0 world size, v1 group rank, v2 backend */
+    LM_CTL_COLL_JOIN,       /* member -> gcs: s0 name, v0 world size, v1 group rank, v2 backend,
+                               v3 1 when the member is an actor, a its actor id */
     LM_CTL_COLL_LEAVE,      /* member -> gcs: s0 name, v1 group rank (init gave up) */
     LM_CTL_COLL_DESTROY,    /* member -> gcs (tag): s0 name, v1 group rank */
     LM_CTL_COLL_READY,      /* gcs -> ranks: s0 name, v0 status, v1 world, v2 rank or -1,
                                v3 backend, a.lo gid, s1 why, blob int64 lumen rank per member */
-    LM_CTL_COLL_DESTROYED,  /* gcs -> ranks: s0 name, a.lo gid, v1 by group rank */
+    LM_CTL_COLL_DESTROYED,  /* gcs -> ranks: s0 name, a.lo gid, v1 by group rank, v2 1 when
+                               that member's actor is gone (s1 why) */
     LM_CTL_COLL_ARRIVE,     /* rank -> rank: a gid/seq, v0..v3 signature, v4 bad, v5 proc,
                                s0 why, b.lo lowest member there */
     LM_CTL_COLL_P2P,        /* rank -> rank: a gid/seq, v0 sub, v1 count, v2 dtype, v3 src,

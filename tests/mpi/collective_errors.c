@@ -5,8 +5,9 @@
  * (and the group still works afterwards); an unknown group name; NULL
  * pointers, bad ranks and a count that overflows; init with world sizes
  * that differ; a member that never arrives (the others time out, the group
- * is broken after); a member actor killed before the operation (the others
- * time out); a group destroyed by one member while the others wait in an
+ * is broken after); a member actor killed before the operation, or while
+ * the others wait in it (they get ACTOR_DIED naming the member, long before
+ * their timeout, and the name is free again); a group destroyed by one member while the others wait in an
  * allreduce (they get NOT_FOUND "destroyed"). Members are actors spread
  * over the ranks.
  */
@@ -250,14 +251,43 @@ int main(int argc, char **argv)
             lumen_actor_release(a[i]);
         printf("collective_errors: absent member OK\n");
 
-        /* a member actor killed: the others time out */
+        /* a member actor killed: the others learn it (ACTOR_DIED, naming
+         * the member and the cause) long before their 60 s timeout */
         make(a, 2);
-        join(a, 2, w2, "killed", 1500, st);
+        join(a, 2, w2, "killed", 60000, st);
+        double t0 = now_s();
         CHECK_OK(lumen_actor_kill(a[0], 1));
-        CHECK(call_i64(a[1], "op", lumen_arg_str("timed out")) == LUMEN_ERR_TIMEOUT);
+        CHECK(call_i64(a[1], "op", lumen_arg_str("member 0 of collective group 'killed' is gone")) ==
+              LUMEN_ERR_ACTOR_DIED);
+        CHECKF(now_s() - t0 < 20, "the killed member was noticed after %.1f s", now_s() - t0);
         lumen_actor_release(a[0]);
         lumen_actor_release(a[1]);
         printf("collective_errors: killed member OK\n");
+
+        /* killed while the others wait for it in an allreduce */
+        make(a, 3);
+        join(a, 3, w3, "killed2", 60000, st);
+        for (int i = 1; i < 3; i++)
+            CHECK_OK(LUMEN_ACTOR_CALL(&r[i], a[i], "op", LUMEN_ARG("member 0 of collective group 'killed2' is gone")));
+        sleep_ms(300);
+        t0 = now_s();
+        CHECK_OK(lumen_actor_kill(a[0], 1));
+        for (int i = 1; i < 3; i++) {
+            int64_t s;
+            CHECK_OK(lumen_get_i64(r[i], T_TIMEOUT, &s));
+            CHECKF(s == LUMEN_ERR_ACTOR_DIED, "member %d: %lld after its peer was killed", i, (long long)s);
+            lumen_ref_release(r[i]);
+        }
+        CHECKF(now_s() - t0 < 20, "the killed member was noticed after %.1f s", now_s() - t0);
+        /* the name is free again */
+        lumen_actor_release(a[0]);
+        CHECK_OK(lumen_actor_create("Member", NULL, 0, NULL, &a[0]));
+        join(a, 3, w3, "killed2", 30000, st);
+        for (int i = 0; i < 3; i++)
+            CHECK(st[i] == LUMEN_OK);
+        for (int i = 0; i < 3; i++)
+            lumen_actor_release(a[i]);
+        printf("collective_errors: killed while the others wait OK\n");
 
         /* destroyed while the others wait */
         make(a, 3);
