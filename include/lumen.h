@@ -646,6 +646,12 @@ typedef struct lumen_runtime_context {
     char job_id[17];                  /* hex id of the job (same on every rank) */
     char job_dir[512];                /* the per-job folder (spill files; the driver's
                                          node also keeps state.json there) */
+    /* this rank's host, as hwloc sees it */
+    int numa_domains;                 /* NUMA domains of the host (1 without NUMA) */
+    int numa_node;                    /* the domain this rank's CPUs are in; -1 when
+                                         its binding spans several */
+    int host_cores;                   /* physical cores of the host */
+    uint64_t host_memory;             /* bytes of memory of the host */
 } lumen_runtime_context;
 /* ray.get_runtime_context() for the calling thread. */
 lumen_status lumen_get_runtime_context(lumen_runtime_context *out);

@@ -15,6 +15,7 @@
 
 #include "gcs/gcs_int.h"
 #include "observe/observe.h"
+#include "runtime/config.h"
 
 static const char *actor_state(int s)
 {
@@ -107,6 +108,14 @@ static cJSON *nodes(lm_rt *rt, struct lm_gcs *g)
         cJSON_AddNumberToObject(o, "rank", r);
         cJSON_AddNumberToObject(o, "node_id", rt->node_of[r]);
         cJSON_AddStringToObject(o, "host", rt->host_of ? rt->host_of[r] : "");
+        const lm_topo *t = &rt->topo_of[r];
+        cJSON_AddNumberToObject(o, "numa_domains", t->numa_domains);
+        cJSON *bound = cJSON_AddArrayToObject(o, "numa_bound"); /* the domains of this rank's CPUs */
+        for (int d = 0; bound && d < 64; d++)
+            if (t->numa_mask & (1ull << d))
+                cJSON_AddItemToArray(bound, cJSON_CreateNumber(d));
+        cJSON_AddNumberToObject(o, "cores", t->cores);
+        cJSON_AddNumberToObject(o, "memory_bytes", (double)t->memory);
         cJSON_AddItemToObject(o, "resources_total", resources(rt, &rt->res_total[(size_t)r * LM_MAX_RES]));
         cJSON_AddItemToObject(o, "resources_reserved", resources(rt, &g->reserved[(size_t)r * LM_MAX_RES]));
         cJSON_AddNumberToObject(o, "actors", g->nactors[r]);

@@ -83,6 +83,36 @@ size_t lm_memory_limit(void)
     return mem;
 }
 
+void lm_topology(lm_topo *out)
+{
+    memset(out, 0, sizeof *out);
+    out->numa_domains = 1;
+    out->cores = 1;
+    hwloc_topology_t topo;
+    if (hwloc_topology_init(&topo) != 0)
+        return;
+    if (hwloc_topology_load(topo) == 0) {
+        int n = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
+        out->numa_domains = n > 0 ? n : 1;
+        int c = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
+        out->cores = c > 0 ? c : 1;
+        hwloc_obj_t root = hwloc_get_root_obj(topo);
+        out->memory = root ? root->total_memory : 0;
+        hwloc_bitmap_t set = hwloc_bitmap_alloc();
+        if (set && hwloc_get_cpubind(topo, set, HWLOC_CPUBIND_PROCESS) != 0)
+            hwloc_bitmap_copy(set, hwloc_topology_get_allowed_cpuset(topo));
+        for (int i = 0; set && i < n && i < 64; i++) {
+            hwloc_obj_t node = hwloc_get_obj_by_type(topo, HWLOC_OBJ_NUMANODE, (unsigned)i);
+            if (node && node->cpuset && hwloc_bitmap_intersects(node->cpuset, set))
+                out->numa_mask |= 1ull << i;
+        }
+        if (n <= 0)
+            out->numa_mask = 1;
+        hwloc_bitmap_free(set);
+    }
+    hwloc_topology_destroy(topo);
+}
+
 int lm_cpus_bound(int *bound_to_all)
 {
     hwloc_topology_t topo;

@@ -270,6 +270,7 @@ static void rt_free(lm_rt *rt)
     free(rt->spread_order);
     free(rt->node_of);
     free(rt->host_of);
+    free(rt->topo_of);
     free(rt->inflight);
     free(rt->sent_count);
     free(rt->recv_count);
@@ -346,6 +347,15 @@ static lumen_status start(MPI_Comm parent, int owns_mpi, const lumen_init_option
         goto out;
     }
     MPI_TRY(MPI_Allgather(host, 64, MPI_CHAR, rt->host_of, 64, MPI_CHAR, rt->comm), "MPI_Allgather(hosts)");
+    lm_topo topo;
+    lm_topology(&topo);
+    rt->topo_of = calloc((size_t)rt->size, sizeof *rt->topo_of);
+    if (!rt->topo_of) {
+        st = lm_error(LUMEN_ERR_NO_MEMORY, "no memory");
+        goto out;
+    }
+    MPI_TRY(MPI_Allgather(&topo, (int)sizeof topo, MPI_BYTE, rt->topo_of, (int)sizeof topo, MPI_BYTE, rt->comm),
+            "MPI_Allgather(topology)");
 
     if (cpus < 0) {
         /* our share of the CPUs we may run on: the binding, or the allowed set split among the host's ranks */

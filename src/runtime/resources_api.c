@@ -11,6 +11,7 @@
 #include "actor/actor.h"
 #include "common/error.h"
 #include "gcs/gcs.h"
+#include "runtime/config.h"
 
 extern _Thread_local lumen_task_ctx *lm_tls_ctx;
 
@@ -129,6 +130,11 @@ lumen_status lumen_get_runtime_context(lumen_runtime_context *out)
     out->function = "";
     snprintf(out->job_id, sizeof out->job_id, "%016llx", (unsigned long long)rt->job_id);
     snprintf(out->job_dir, sizeof out->job_dir, "%s", rt->job_dir);
+    const lm_topo *t = &rt->topo_of[rt->rank];
+    out->numa_domains = t->numa_domains;
+    out->numa_node = __builtin_popcountll(t->numa_mask) == 1 ? __builtin_ctzll(t->numa_mask) : -1;
+    out->host_cores = t->cores;
+    out->host_memory = t->memory;
     lumen_task_ctx *c = lm_tls_ctx;
     if (!c)
         return LUMEN_OK;

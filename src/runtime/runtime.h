@@ -208,6 +208,7 @@ typedef struct lm_rt {
     int node_id, node_rank, node_size;
     int *node_of;           /* node id of every rank */
     char (*host_of)[64];    /* host name of every rank */
+    struct lm_topo *topo_of; /* hwloc's view of every rank's host and binding */
     unsigned epoch;
     uint64_t job_id;
 

@@ -25,6 +25,7 @@
  */
 #include "check.h"
 
+#include <hwloc.h>
 #include <math.h>
 #include <string.h>
 
@@ -265,6 +266,26 @@ static void check_task_ctx(const lumen_task_options *o, double cpu, double widge
     CHECK_OK(lumen_ref_release(r[1]));
 }
 
+/* the host as hwloc sees it from this test: what the context must report */
+static void check_topology(const lumen_runtime_context *rc)
+{
+    hwloc_topology_t topo;
+    CHECK(hwloc_topology_init(&topo) == 0);
+    CHECK(hwloc_topology_load(topo) == 0);
+    int numa = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
+    int cores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
+    uint64_t mem = hwloc_get_root_obj(topo)->total_memory;
+    hwloc_topology_destroy(topo);
+    CHECKF(rc->numa_domains == (numa > 0 ? numa : 1), "numa_domains %d, hwloc sees %d", rc->numa_domains, numa);
+    CHECKF(rc->host_cores == (cores > 0 ? cores : 1), "host_cores %d, hwloc sees %d", rc->host_cores, cores);
+    CHECKF(rc->host_memory == mem && mem > 0, "host_memory %llu, hwloc sees %llu", (unsigned long long)rc->host_memory,
+           (unsigned long long)mem);
+    CHECKF(rc->numa_node >= -1 && rc->numa_node < rc->numa_domains, "numa_node %d of %d", rc->numa_node,
+           rc->numa_domains);
+    if (rc->numa_domains == 1)
+        CHECKF(rc->numa_node == 0, "numa_node %d on a host with one domain", rc->numa_node);
+}
+
 static void test_context(void)
 {
     lumen_runtime_context rc;
@@ -277,6 +298,9 @@ static void test_context(void)
     CHECK(lumen_actor_is_nil(rc.actor));
     CHECK(rc.task_id[0] == 0);
     CHECK(rc.num_gpu_ids == 0);
+    check_topology(&rc);
+    printf("host: %d NUMA domain(s), this rank in %d, %d cores, %.1f GiB\n", rc.numa_domains, rc.numa_node,
+           rc.host_cores, (double)rc.host_memory / (1 << 30));
 
     char t1[33], t2[33], t3[33], t4[33], t5[33];
     check_task_ctx(NULL, 1, 0, t1);

@@ -131,6 +131,19 @@ int main(int argc, char **argv)
 
         cJSON *nodes = state("nodes");
         CHECK(cJSON_GetArraySize(nodes) == n);
+        lumen_runtime_context host;
+        CHECK_OK(lumen_get_runtime_context(&host));
+        for (int k = 0; k < n; k++) { /* hwloc's view of each rank's host (one host here) */
+            const cJSON *nd = cJSON_GetArrayItem(nodes, k);
+            CHECK(nd && cJSON_GetObjectItemCaseSensitive(nd, "rank")->valueint == k);
+            CHECK(cJSON_GetObjectItemCaseSensitive(nd, "numa_domains")->valueint == host.numa_domains);
+            CHECK(cJSON_GetObjectItemCaseSensitive(nd, "cores")->valueint == host.host_cores);
+            CHECK(cJSON_GetObjectItemCaseSensitive(nd, "memory_bytes")->valuedouble == (double)host.host_memory);
+            const cJSON *bound = cJSON_GetObjectItemCaseSensitive(nd, "numa_bound");
+            CHECK(cJSON_IsArray(bound) && cJSON_GetArraySize(bound) >= 1);
+            const cJSON *d;
+            cJSON_ArrayForEach(d, bound) CHECK(d->valueint >= 0 && d->valueint < host.numa_domains);
+        }
         cJSON_Delete(nodes);
 
         char idhex[33];

@@ -34,6 +34,7 @@ lumen_mpi_test(placement_group ENV LUMEN_NUM_CPUS=2)
 lumen_mpi_test(placement_group ENV LUMEN_NUM_CPUS=2 LUMEN_RANK_IS_NODE=1 SUFFIX _pernode)
 lumen_mpi_test(resources_context ENV LUMEN_NUM_CPUS=2 LUMEN_RESOURCES=widget=3)
 lumen_mpi_test(resources_context ENV LUMEN_NUM_CPUS=2 LUMEN_RESOURCES=widget=3 LUMEN_RANK_IS_NODE=1 SUFFIX _pernode)
+target_link_libraries(resources_context PRIVATE PkgConfig::HWLOC) # checks the host it reports
 lumen_mpi_test(gpu_ids ENV LUMEN_NUM_GPUS=2)
 # observability: the timeline (parsed with cJSON)
 lumen_mpi_test(timeline)
