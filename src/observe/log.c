@@ -69,7 +69,8 @@ static void vlog(int level, const char *fmt, va_list ap)
     if (c && c->task) {
         const lm_task_msg *m = &c->task->m;
         if (m->kind == LM_KIND_CALL && c->actor)
-            snprintf(where, sizeof where, " actor=%s method=%s task=%016llx%016llx", c->actor->cls, m->fn,
+            snprintf(where, sizeof where, " actor=%s actor_id=%016llx%016llx method=%s task=%016llx%016llx",
+                     c->actor->cls, (unsigned long long)c->actor->id.hi, (unsigned long long)c->actor->id.lo, m->fn,
                      (unsigned long long)m->task_id.hi, (unsigned long long)m->task_id.lo);
         else
             snprintf(where, sizeof where, " %s=%s task=%016llx%016llx", m->kind == LM_KIND_CREATE ? "actor" : "function",

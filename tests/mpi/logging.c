@@ -2,8 +2,8 @@
  * logging.c - per-rank log files with levels: with LUMEN_LOG_DIR and
  * LUMEN_LOG_LEVEL=info set before lumen_init, lumen_log from a task and from
  * an actor method lands in <dir>/rank-R.log of the rank that ran it, each
- * line naming the level, the rank, the function (or the actor class and
- * method) and the task id; a debug line is filtered out; a bad level is an
+ * line naming the level, the rank, the function (or the actor class, the
+ * actor id and the method) and the task id; a debug line is filtered out; a bad level is an
  * error.
  */
 #include "check.h"
@@ -78,8 +78,11 @@ int main(int argc, char **argv)
         CHECK_OK(lumen_get_i64(r, T_TIMEOUT, &where));
         CHECK_OK(lumen_ref_release(r));
         snprintf(path, sizeof path, "%s/rank-%lld.log", dir, (long long)where);
-        CHECKF(file_has(path, "WARNING lumen rank=", "actor=LogActor method=say task=", NULL), "%s has no actor line",
-               path);
+        char aid[33], actor_field[96];
+        lumen_actor_hex(a, aid);
+        snprintf(actor_field, sizeof actor_field, "actor=LogActor actor_id=%s method=say task=", aid);
+        CHECKF(file_has(path, "WARNING lumen rank=", actor_field, NULL), "%s has no actor line with %s", path,
+               actor_field);
         CHECK_OK(lumen_actor_release(a));
         printf("logging: OK on %d ranks\n", n);
     }
