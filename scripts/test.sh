@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # scripts/test.sh - from a fresh Debian 12 machine to lumen's whole test suite:
 # installs the missing Debian packages (scripts/setup.sh), then builds and runs
-# ctest in three passes, each in its own build folder:
+# ctest in four passes, each in its own build folder:
 #
 #   1. openmpi  Open MPI, -DLUMEN_WERROR=ON                      build-ci/
 #   2. asan     AddressSanitizer + UBSan (with LeakSanitizer)    build-asan/
-#   3. mpich    MPICH instead of Open MPI, -DLUMEN_WERROR=ON     build-mpich/
+#   3. mpich    MPICH instead of Open MPI, -DLUMEN_WERROR=ON,    build-mpich/
+#               each rank its own node, the MPI transport
+#   4. pernode  Open MPI, each rank its own node, UCX            build-pernode/
 #
 # Transports: openmpi and asan run the suite with the UCX data plane (the
-# default when libucx is found) plus *_pernode_mpi variants of the cross-node
-# object tests; mpich runs the suite with LUMEN_TRANSPORT=mpi plus
-# *_pernode_ucx variants.
+# default when libucx is found) on one shared store per host, plus
+# *_pernode_mpi variants of the cross-node object tests; mpich runs the whole
+# suite with each rank its own node on LUMEN_TRANSPORT=mpi (plus
+# *_pernode_ucx variants), pernode the whole suite with each rank its own
+# node on UCX: every object a rank did not make crosses the transport.
 #
-#   scripts/test.sh                   all three passes (what CI runs)
+#   scripts/test.sh                   all four passes (what CI runs)
 #   scripts/test.sh --quick           pass 1 only, for local iteration
 #   scripts/test.sh --pass asan       only the named pass(es); repeatable
 #   scripts/test.sh -- -R store       arguments after -- go to every ctest
@@ -40,8 +44,8 @@ while [ $# -gt 0 ]; do
         --pass)
             shift
             case "${1:-}" in
-                openmpi | asan | mpich) passes+=("$1") ;;
-                *) echo "test.sh: --pass takes openmpi, asan or mpich" >&2; exit 2 ;;
+                openmpi | asan | mpich | pernode) passes+=("$1") ;;
+                *) echo "test.sh: --pass takes openmpi, asan, mpich or pernode" >&2; exit 2 ;;
             esac
             ;;
         -h | --help) usage; exit 0 ;;
@@ -50,7 +54,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ ${#passes[@]} -gt 0 ] || passes=(openmpi asan mpich)
+[ ${#passes[@]} -gt 0 ] || passes=(openmpi asan mpich pernode)
 
 prefix="${LUMEN_BUILD_PREFIX:-$LUMEN_ROOT/build}"
 jobs="${LUMEN_CTEST_JOBS:-$(nproc)}"
@@ -199,9 +203,18 @@ for p in "${passes[@]}"; do
                 continue
             fi
             read -r -a pin <<<"$mpich_args"
-            # the whole suite on the MPI transport here, so both transports
-            # run everything across the three passes
-            run_pass mpich "$prefix-mpich" -DLUMEN_WERROR=ON -DLUMEN_TEST_TRANSPORT=mpi "${pin[@]}" || status=1
+            # the whole suite on the MPI transport here, each rank its own
+            # node, so every test moves its objects over MPI
+            run_pass mpich "$prefix-mpich" -DLUMEN_WERROR=ON -DLUMEN_TEST_TRANSPORT=mpi -DLUMEN_TEST_RANK_IS_NODE=ON \
+                "${pin[@]}" || status=1
+            ;;
+        pernode)
+            pin=()
+            [ -f "$prefix-pernode/CMakeCache.txt" ] || read -r -a pin <<<"$(lumen_openmpi_cmake_args)"
+            # the whole suite with each rank its own node on the default
+            # transport (UCX): the openmpi pass's build settings otherwise
+            run_pass pernode "$prefix-pernode" -DLUMEN_WERROR=ON -DLUMEN_TEST_RANK_IS_NODE=ON -DLUMEN_BUILD_BENCH=OFF \
+                "${pin[@]}" || status=1
             ;;
     esac
 done

@@ -4,8 +4,12 @@
  * The reader posts a receive for the bytes on a fresh tag, then sends FETCH
  * to the holder; the holder pins the object in its store and sends the bytes
  * straight from shared memory (no staging copy), unpinning when the send
- * completes. If the holder no longer has it, FETCH_ERR cancels the receive
- * and the reader gets an error instead of waiting forever. The data path is
+ * completes. A spilled object is restored first; when the store has no room
+ * for it now (full of objects being written or pinned), the request waits
+ * on the holder and is tried again at each progress poll, up to
+ * LUMEN_STORE_WAIT_MS, as a local get would wait. If the holder no longer
+ * has it, FETCH_ERR (with the holder's reason) cancels the receive and the
+ * reader gets an error instead of waiting forever. The data path is
  * the transport's (MPI, or a UCX get from the holder's store); this file
  * only sequences it.
  */
@@ -110,26 +114,42 @@ static void reply_error(lm_rt *rt, int src, int tag, const char *why)
     lm_send_wbuf(rt, src, &w);
 }
 
-/* progress role held */
-void lm_handle_fetch(lm_rt *rt, int src, const lm_fetch_msg *m)
+/* FETCHes waiting for room to restore their spilled object: progress role only */
+typedef struct deferred {
+    struct deferred *next;
+    int src;
+    lm_fetch_msg m;
+    uint64_t deadline_ns;
+} deferred;
+static deferred *deferred_head, **deferred_tail = &deferred_head;
+
+/* serve one FETCH: 1 when answered (data on its way, or an error), 0 when
+ * the store has no room to restore the object now and `last` is 0 */
+static int serve(lm_rt *rt, int src, const lm_fetch_msg *m, int last)
 {
     const void *p;
     size_t size;
     uint8_t type;
-    if (!rt->store || lm_store_pin(rt->store, m->oid, &p, &size, &type) != LUMEN_OK) {
-        reply_error(rt, src, m->tag, "object not in the holder's store (freed?)");
-        return;
+    lumen_status st = rt->store ? lm_store_pin(rt->store, m->oid, &p, &size, &type) : LUMEN_ERR_INVALID_REF;
+    if (st == LUMEN_ERR_STORE_FULL && !last)
+        return 0;
+    if (st != LUMEN_OK) {
+        char why[300];
+        snprintf(why, sizeof why, "the holder cannot serve the object: %s",
+                 st == LUMEN_ERR_INVALID_REF ? "not in its store (freed?)" : lumen_last_error());
+        reply_error(rt, src, m->tag, why);
+        return 1;
     }
     if (size != m->size) {
         lm_store_unpin(rt->store, m->oid);
         reply_error(rt, src, m->tag, "object size differs from the request");
-        return;
+        return 1;
     }
     send_ctx *c = malloc(sizeof *c);
     if (!c) {
         lm_store_unpin(rt->store, m->oid);
         reply_error(rt, src, m->tag, "holder out of memory");
-        return;
+        return 1;
     }
     c->oid = m->oid;
     if (rt->tp->ops->send_data(rt->tp, src, m->tag, p, size, send_done, c) != LUMEN_OK) {
@@ -137,6 +157,44 @@ void lm_handle_fetch(lm_rt *rt, int src, const lm_fetch_msg *m)
         free(c);
         reply_error(rt, src, m->tag, "holder could not send");
     }
+    return 1;
+}
+
+/* progress role held */
+void lm_handle_fetch(lm_rt *rt, int src, const lm_fetch_msg *m)
+{
+    if (!deferred_head && serve(rt, src, m, 0)) /* in order behind waiting ones */
+        return;
+    deferred *d = malloc(sizeof *d);
+    if (!d) {
+        serve(rt, src, m, 1);
+        return;
+    }
+    d->next = NULL;
+    d->src = src;
+    d->m = *m;
+    d->deadline_ns = lm_now_ns() + rt->store_wait_ns;
+    *deferred_tail = d;
+    deferred_tail = &d->next;
+}
+
+/* progress role held: try the waiting FETCHes again, oldest first; the
+ * number answered */
+int lm_fetch_retry(lm_rt *rt)
+{
+    int n = 0;
+    uint64_t now = deferred_head ? lm_now_ns() : 0;
+    while (deferred_head) {
+        deferred *d = deferred_head;
+        if (!serve(rt, d->src, &d->m, now >= d->deadline_ns || atomic_load(&rt->shutdown)))
+            break; /* still no room: the ones behind it wait too */
+        deferred_head = d->next;
+        if (!deferred_head)
+            deferred_tail = &deferred_head;
+        free(d);
+        n++;
+    }
+    return n;
 }
 
 /* progress role held */

@@ -134,6 +134,7 @@ int lm_progress(lm_rt *rt)
         events += drain_outbox(rt);
         events += rt->tp->ops->poll(rt->tp, 64, lm_deliver, rt);
         events += lm_coll_progress(rt); /* collective groups' MPI requests */
+        events += lm_fetch_retry(rt);   /* FETCHes waiting for room to restore */
         events += drain_outbox(rt);
         if (!rt->closing)
             lm_state_write_rank(rt); /* this rank's tasks and objects, for `lumen list tasks` */

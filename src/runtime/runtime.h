@@ -412,6 +412,7 @@ lumen_status lm_store_pin_waiting(lm_rt *rt, lm_oid id, const void **data, size_
 lumen_status lm_fetch_into(lm_rt *rt, int holder, lm_oid oid, void *dst, size_t size);
 void lm_handle_fetch(lm_rt *rt, int src, const lm_fetch_msg *m);
 void lm_handle_fetch_err(lm_rt *rt, int src, const lm_small_msg *m);
+int lm_fetch_retry(lm_rt *rt); /* progress role: FETCHes waiting for store room */
 
 /* submit.c */
 void lm_task_dep_ready(lm_rt *rt, lm_task_rec *t, lm_obj *dep); /* rt->lock held */

@@ -429,7 +429,11 @@ static void test_spill(void)
     }
     lumen_store_stats ss;
     CHECK_OK(lumen_store_stats_get(&ss));
-    if (ss.capacity <= 4 * 1024 * 1024) /* one store per host, 2 MiB: 6 MiB went through it */
+    /* one store per host, 2 MiB: 6 MiB went through it (with each rank its
+     * own node the items sit in the producer's store, not this one) */
+    const char *per_node = getenv("LUMEN_RANK_IS_NODE");
+    int shared = lumen_world_size() == 1 || !per_node || strcmp(per_node, "1") != 0;
+    if (ss.capacity <= 4 * 1024 * 1024 && shared)
         CHECKF(ss.spilled_bytes > 0 && ss.restored > 0, "nothing spilled (%zu bytes, %zu restored)", ss.spilled_bytes,
                ss.restored);
 }

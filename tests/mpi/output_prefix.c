@@ -2,7 +2,7 @@
  * output_prefix.c - what non-driver ranks print reaches the terminal with
  * "(rank R) " in front, as Ray marks worker output; the driver's lines are
  * left alone. Every rank prints a line (without a final newline on the last
- * rank, which must still come out whole), and a task pinned to rank 1 (by a
+ * rank when it is not rank 1, which must still come out whole), and a task pinned to rank 1 (by a
  * resource only rank 1 has) prints from its executor thread; registered with
  * a pass expression that needs both of rank 1's prefixed lines, in either
  * order, and a fail expression on any "(rank 0)".
@@ -32,7 +32,7 @@ int main(int argc, char **argv)
         setenv("LUMEN_RESOURCES", "prefix_rank1=1", 1);
     CHECK_OK(lumen_init(&argc, &argv, NULL));
     int r = lumen_rank(), n = lumen_world_size();
-    if (r == n - 1 && r > 0)
+    if (r == n - 1 && r > 1) /* not rank 1: its pinned task's line would join this one */
         printf("hello from rank %d (no newline)", r);
     else
         printf("hello from rank %d\n", r);
