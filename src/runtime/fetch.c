@@ -163,7 +163,7 @@ static int serve(lm_rt *rt, int src, const lm_fetch_msg *m, int last)
 /* progress role held */
 void lm_handle_fetch(lm_rt *rt, int src, const lm_fetch_msg *m)
 {
-    if (!deferred_head && serve(rt, src, m, 0)) /* in order behind waiting ones */
+    if (serve(rt, src, m, 0)) /* an object in memory never waits behind a restore */
         return;
     deferred *d = malloc(sizeof *d);
     if (!d) {
@@ -182,18 +182,24 @@ void lm_handle_fetch(lm_rt *rt, int src, const lm_fetch_msg *m)
  * number answered */
 int lm_fetch_retry(lm_rt *rt)
 {
+    if (!deferred_head)
+        return 0;
     int n = 0;
-    uint64_t now = deferred_head ? lm_now_ns() : 0;
-    while (deferred_head) {
-        deferred *d = deferred_head;
-        if (!serve(rt, d->src, &d->m, now >= d->deadline_ns || atomic_load(&rt->shutdown)))
-            break; /* still no room: the ones behind it wait too */
-        deferred_head = d->next;
-        if (!deferred_head)
-            deferred_tail = &deferred_head;
+    uint64_t now = lm_now_ns();
+    int stop = atomic_load(&rt->shutdown);
+    for (deferred **pp = &deferred_head; *pp;) {
+        deferred *d = *pp;
+        if (!serve(rt, d->src, &d->m, stop || now >= d->deadline_ns)) {
+            pp = &d->next; /* still no room for it */
+            continue;
+        }
+        *pp = d->next;
         free(d);
         n++;
     }
+    deferred_tail = &deferred_head;
+    while (*deferred_tail)
+        deferred_tail = &(*deferred_tail)->next;
     return n;
 }
 
