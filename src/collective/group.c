@@ -375,7 +375,10 @@ static lm_coll_group *group_build(lm_rt *rt, const lm_ctl_msg *m, const char *na
         if (e == MPI_SUCCESS) {
             e = MPI_Group_incl(wg, n, g->procs, &sub);
             if (e == MPI_SUCCESS) {
-                e = MPI_Comm_create_group(rt->comm, sub, (int)(g->gid % 30000) + 1, &g->comm);
+                /* a tag of its own: MPI_Comm_create_group talks on rt->comm,
+                 * where lumen's control, UCX and data tags live */
+                int tag = LM_TAG_COMM_MIN + (int)(g->gid % (LM_TAG_COMM_MAX - LM_TAG_COMM_MIN + 1));
+                e = MPI_Comm_create_group(rt->comm, sub, tag, &g->comm);
                 MPI_Group_free(&sub);
             }
             MPI_Group_free(&wg);

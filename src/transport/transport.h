@@ -52,11 +52,17 @@ struct lm_transport {
     char last_error[256];
 };
 
-/* Data tags live in [LM_TAG_DATA_MIN, LM_TAG_DATA_MAX]; 1 is for control,
- * 2..15 for a transport's own protocol messages (UCX: 2). */
+/* Tags on lumen's communicator. Data tags live in [LM_TAG_DATA_MIN,
+ * LM_TAG_DATA_MAX]; 1 is for control, 2..15 for a transport's own protocol
+ * messages (UCX: 2); [LM_TAG_COMM_MIN, LM_TAG_COMM_MAX] for the messages
+ * MPI_Comm_create_group exchanges on it (collective groups), which must
+ * never be taken by a probe or receive for another tag's traffic. All are
+ * below 32767, the least MPI_TAG_UB MPI allows. */
 #define LM_TAG_CTRL 1
 #define LM_TAG_UCX 2
 #define LM_TAG_DATA_MIN 16
 #define LM_TAG_DATA_MAX 32000
+#define LM_TAG_COMM_MIN 32001
+#define LM_TAG_COMM_MAX 32767
 
 #endif
