@@ -121,7 +121,7 @@ typedef struct deferred {
     lm_fetch_msg m;
     uint64_t deadline_ns;
 } deferred;
-static deferred *deferred_head, **deferred_tail = &deferred_head;
+static deferred *deferred_head;
 
 /* serve one FETCH: 1 when answered (data on its way, or an error), 0 when
  * the store has no room to restore the object now and `last` is 0 */
@@ -170,16 +170,15 @@ void lm_handle_fetch(lm_rt *rt, int src, const lm_fetch_msg *m)
         serve(rt, src, m, 1);
         return;
     }
-    d->next = NULL;
+    d->next = deferred_head;
     d->src = src;
     d->m = *m;
     d->deadline_ns = lm_now_ns() + rt->store_wait_ns;
-    *deferred_tail = d;
-    deferred_tail = &d->next;
+    deferred_head = d;
 }
 
-/* progress role held: try the waiting FETCHes again, oldest first; the
- * number answered */
+/* progress role held: try every waiting FETCH again (each is tried at every
+ * poll, so their order does not matter); the number answered */
 int lm_fetch_retry(lm_rt *rt)
 {
     if (!deferred_head)
@@ -197,9 +196,6 @@ int lm_fetch_retry(lm_rt *rt)
         free(d);
         n++;
     }
-    deferred_tail = &deferred_head;
-    while (*deferred_tail)
-        deferred_tail = &(*deferred_tail)->next;
     return n;
 }
 
