@@ -73,7 +73,8 @@ typedef enum lumen_status {
     LUMEN_ERR_PENDING_CALLS_EXCEEDED = -20, /* max_pending_calls reached: back-pressure */
     LUMEN_ERR_NOT_FOUND = -21,       /* no actor / placement group of that name or id */
     LUMEN_ERR_ALREADY_EXISTS = -22,  /* a named actor of that name exists */
-    LUMEN_ERR_END_OF_STREAM = -23    /* a streaming generator has no more items */
+    LUMEN_ERR_END_OF_STREAM = -23,   /* a streaming generator has no more items */
+    LUMEN_ERR_UNSUPPORTED = -24      /* not available in this build or on this machine (e.g. no GPU) */
 } lumen_status;
 
 /* Static text for a status code. Never NULL. */
@@ -130,7 +131,9 @@ typedef enum lumen_type {
     LUMEN_TYPE_BYTES = 3,
     LUMEN_TYPE_STR = 4,
     LUMEN_TYPE_REF = 5,
-    LUMEN_TYPE_ACTOR = 6 /* an actor handle (arguments only) */
+    LUMEN_TYPE_ACTOR = 6, /* an actor handle (arguments only) */
+    LUMEN_TYPE_DEVICE = 7 /* bytes in device memory (lumen/device.h): lumen_get gives
+                             their size and no data; copy them with lumen_get_device */
 } lumen_type;
 
 /* A reference to an object (Ray's ObjectRef). A value of this type counts as
@@ -769,6 +772,8 @@ typedef struct lumen_store_stats {
     size_t num_spilled;   /* objects currently on disk */
     size_t spilled_bytes; /* bytes written to disk so far */
     size_t restored;      /* objects read back from disk so far */
+    size_t device_objects; /* device objects (lumen/device.h) held by this rank */
+    size_t device_bytes;   /* their bytes, in device memory */
 } lumen_store_stats;
 lumen_status lumen_store_stats_get(lumen_store_stats *out);
 

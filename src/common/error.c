@@ -38,6 +38,7 @@ const char *lumen_strerror(lumen_status st)
     case LUMEN_ERR_ALREADY_EXISTS: return "already exists";
     case LUMEN_PENDING: return "pending (an async actor method awaits)";
     case LUMEN_ERR_END_OF_STREAM: return "end of stream";
+    case LUMEN_ERR_UNSUPPORTED: return "unsupported";
     }
     return "unknown status code";
 }

@@ -42,10 +42,12 @@ module lumen_c
   integer(c_int), parameter, public :: LUMEN_ERR_NOT_FOUND = -21
   integer(c_int), parameter, public :: LUMEN_ERR_ALREADY_EXISTS = -22
   integer(c_int), parameter, public :: LUMEN_ERR_END_OF_STREAM = -23
+  integer(c_int), parameter, public :: LUMEN_ERR_UNSUPPORTED = -24
 
   ! ---- lumen_type ----------------------------------------------------------------------
   integer(c_int), parameter, public :: LUMEN_TYPE_NONE = 0, LUMEN_TYPE_I64 = 1, LUMEN_TYPE_F64 = 2, &
-    LUMEN_TYPE_BYTES = 3, LUMEN_TYPE_STR = 4, LUMEN_TYPE_REF = 5, LUMEN_TYPE_ACTOR = 6
+    LUMEN_TYPE_BYTES = 3, LUMEN_TYPE_STR = 4, LUMEN_TYPE_REF = 5, LUMEN_TYPE_ACTOR = 6, &
+    LUMEN_TYPE_DEVICE = 7
 
   ! A reference to an object (Ray's ObjectRef): two uint64_t, as in lumen.h.
   ! The default value is the nil reference. Release with lumen_ref_release.

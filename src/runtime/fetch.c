@@ -9,7 +9,8 @@
  * on the holder and is tried again at each progress poll, up to
  * LUMEN_STORE_WAIT_MS, as a local get would wait. If the holder no longer
  * has it, FETCH_ERR (with the holder's reason) cancels the receive and the
- * reader gets an error instead of waiting forever. The data path is
+ * reader gets an error instead of waiting forever. A device object held
+ * here (lumen/device.h) is served by device/objects.c. The data path is
  * the transport's (MPI, or a UCX get from the holder's store); this file
  * only sequences it.
  */
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "device/device.h"
 #include "runtime/runtime.h"
 
 struct lm_fetch {
@@ -105,7 +107,7 @@ static void send_done(void *arg, lumen_status st)
     free(c);
 }
 
-static void reply_error(lm_rt *rt, int src, int tag, const char *why)
+void lm_fetch_reply_error(lm_rt *rt, int src, int tag, const char *why)
 {
     lm_small_msg e = {.tag = tag, .text = why, .text_len = (uint32_t)strlen(why)};
     lm_wbuf w;
@@ -130,6 +132,8 @@ static int serve(lm_rt *rt, int src, const lm_fetch_msg *m, int last)
     const void *p;
     size_t size;
     uint8_t type;
+    if (lm_dev_serve(rt, src, m)) /* a device object held here */
+        return 1;
     lumen_status st = rt->store ? lm_store_pin(rt->store, m->oid, &p, &size, &type) : LUMEN_ERR_INVALID_REF;
     if (st == LUMEN_ERR_STORE_FULL && !last)
         return 0;
@@ -137,25 +141,25 @@ static int serve(lm_rt *rt, int src, const lm_fetch_msg *m, int last)
         char why[300];
         snprintf(why, sizeof why, "the holder cannot serve the object: %s",
                  st == LUMEN_ERR_INVALID_REF ? "not in its store (freed?)" : lumen_last_error());
-        reply_error(rt, src, m->tag, why);
+        lm_fetch_reply_error(rt, src, m->tag, why);
         return 1;
     }
     if (size != m->size) {
         lm_store_unpin(rt->store, m->oid);
-        reply_error(rt, src, m->tag, "object size differs from the request");
+        lm_fetch_reply_error(rt, src, m->tag, "object size differs from the request");
         return 1;
     }
     send_ctx *c = malloc(sizeof *c);
     if (!c) {
         lm_store_unpin(rt->store, m->oid);
-        reply_error(rt, src, m->tag, "holder out of memory");
+        lm_fetch_reply_error(rt, src, m->tag, "holder out of memory");
         return 1;
     }
     c->oid = m->oid;
     if (rt->tp->ops->send_data(rt->tp, src, m->tag, p, size, send_done, c) != LUMEN_OK) {
         lm_store_unpin(rt->store, m->oid);
         free(c);
-        reply_error(rt, src, m->tag, "holder could not send");
+        lm_fetch_reply_error(rt, src, m->tag, "holder could not send");
     }
     return 1;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "device/device.h"
 #include "lumen/mpi.h"
 #include "runtime/config.h"
 #include "actor/actor.h"
@@ -546,6 +547,7 @@ lumen_status lumen_finalize(void)
     lm_outbox_discard(rt);
     rt->tp->ops->destroy(rt->tp);
     free_tables(rt);
+    lm_dev_clear(); /* device objects held here; sends reading them ended with the transport */
     lm_callbacks_free(rt); /* after free_tables: abandoned watches join the list */
     lm_store_close(rt->store, rt->node_rank == 0);
     lm_state_remove_rank(rt);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "device/device.h"
 #include "runtime/runtime.h"
 
 static size_t bucket(lm_oid id)
@@ -82,6 +83,8 @@ static void obj_free(lm_rt *rt, lm_obj *o)
             lm_store_unpin(rt->store, o->id);
         if (o->units > 0)
             lm_send_small(rt, lm_oid_owner(o->id), LM_MSG_DEC_REF, o->id, 0, (uint64_t)o->units);
+    } else if (o->type == LUMEN_TYPE_DEVICE && o->state == LM_OBJ_READY) {
+        lm_dev_release(o->id); /* its bytes are in this rank's device memory */
     } else if (o->in_store) {
         if (o->node == rt->node_id) {
             if (o->pinned)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "device/device.h"
 #include "runtime/runtime.h"
 
 #define CHECK_INIT(rt)                                                                   \
@@ -55,7 +56,7 @@ lumen_status lm_store_pin_waiting(lm_rt *rt, lm_oid id, const void **data, size_
     return st;
 }
 
-static lm_oid new_object_id(lm_rt *rt)
+lm_oid lm_new_object_id(lm_rt *rt)
 {
     uint64_t seq = atomic_fetch_add(&rt->seq, 1) + 1;
     return lm_oid_make(rt->rank, 0, LM_OID_OBJECT, rt->epoch, seq);
@@ -72,6 +73,15 @@ static lumen_status add_ready(lm_rt *rt, lm_oid id, const lm_wval *v, lumen_ref 
     return LUMEN_OK;
 }
 
+lumen_status lm_put_inline(lm_rt *rt, lm_oid id, uint8_t type, const void *data, size_t size, lumen_ref *out)
+{
+    lm_wval v = {.kind = LM_VAL_INLINE, .type = type, .data = data, .size = size};
+    pthread_mutex_lock(&rt->lock);
+    lumen_status st = add_ready(rt, id, &v, out);
+    pthread_mutex_unlock(&rt->lock);
+    return st;
+}
+
 lumen_status lumen_put(const void *data, size_t size, lumen_ref *out)
 {
     CHECK_INIT(rt);
@@ -80,7 +90,7 @@ lumen_status lumen_put(const void *data, size_t size, lumen_ref *out)
     *out = LUMEN_REF_NIL;
     if (!data && size)
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_put: data is NULL with size %zu", size);
-    lm_oid id = new_object_id(rt);
+    lm_oid id = lm_new_object_id(rt);
     lm_wval v = {.kind = LM_VAL_INLINE, .type = LUMEN_TYPE_BYTES, .data = data, .size = size};
     if (size > rt->inline_threshold) {
         void *p;
@@ -118,7 +128,7 @@ lumen_status lumen_object_create(size_t size, lumen_object_builder **builder, vo
     lumen_object_builder *b = calloc(1, sizeof *b);
     if (!b)
         return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for a builder");
-    b->id = new_object_id(rt);
+    b->id = lm_new_object_id(rt);
     b->size = size;
     lumen_status st;
     if (size <= rt->inline_threshold) {
@@ -186,9 +196,15 @@ static uint64_t deadline_of(int64_t timeout_ms)
     return lm_now_ns() + (uint64_t)timeout_ms * 1000000ull + 1;
 }
 
-static void fill_value(lumen_value *out, uint8_t type, const void *data, size_t size)
+static void fill_value(lumen_value *out, uint8_t type, const void *data, size_t size, int raw)
 {
     memset(out, 0, sizeof *out);
+    lm_devdesc d;
+    if (type == LUMEN_TYPE_DEVICE && !raw) { /* the bytes are in device memory: their size, no pointer */
+        out->type = LUMEN_TYPE_DEVICE;
+        out->size = lm_devdesc_read(data, size, &d) == LUMEN_OK ? (size_t)d.size : 0;
+        return;
+    }
     if (type == LUMEN_TYPE_REF && size == LM_REF_VALUE_SIZE) {
         memcpy(&out->ref.opaque_[0], data, 8);
         memcpy(&out->ref.opaque_[1], (const char *)data + 8, 8);
@@ -283,6 +299,12 @@ static lumen_status pin_local(lm_rt *rt, lm_obj **op, lm_oid id)
 
 lumen_status lumen_get(lumen_ref ref, int64_t timeout_ms, lumen_value *out)
 {
+    return lm_get_value(ref, timeout_ms, out, 0);
+}
+
+/* lumen_get; raw: a DEVICE value comes as its descriptor (device/device.h) */
+lumen_status lm_get_value(lumen_ref ref, int64_t timeout_ms, lumen_value *out, int raw)
+{
     CHECK_INIT(rt);
     if (!out)
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_get: out is NULL");
@@ -337,9 +359,9 @@ lumen_status lumen_get(lumen_ref ref, int64_t timeout_ms, lumen_value *out)
                 break;
         }
         if (st == LUMEN_OK)
-            fill_value(out, o->type, o->fetched ? o->data : o->pin_ptr, o->size);
+            fill_value(out, o->type, o->fetched ? o->data : o->pin_ptr, o->size, raw);
     } else {
-        fill_value(out, o->type, o->data, o->size);
+        fill_value(out, o->type, o->data, o->size, raw);
         st = LUMEN_OK;
     }
     pthread_mutex_unlock(&rt->lock);
@@ -506,5 +528,6 @@ lumen_status lumen_store_stats_get(lumen_store_stats *out)
     out->num_spilled = s.num_spilled;
     out->spilled_bytes = s.spilled_bytes;
     out->restored = s.restored;
+    lm_dev_stats(&out->device_objects, &out->device_bytes);
     return LUMEN_OK;
 }

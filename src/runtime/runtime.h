@@ -408,8 +408,20 @@ lumen_status lm_store_create_waiting(lm_rt *rt, lm_oid id, size_t size, uint8_t 
 /* the same for pinning (restoring a spilled object needs space too) */
 lumen_status lm_store_pin_waiting(lm_rt *rt, lm_oid id, const void **data, size_t *size, uint8_t *type);
 
-/* fetch.c: copy an object held by another node (called without rt->lock) */
+/* objects_api.c: a fresh id for an object owned here; a READY object owned
+ * here with an inline value (copied); lumen_get, where raw gives a DEVICE
+ * value as its descriptor (device/device.h). Called without rt->lock. */
+lm_oid lm_new_object_id(lm_rt *rt);
+lumen_status lm_put_inline(lm_rt *rt, lm_oid id, uint8_t type, const void *data, size_t size, lumen_ref *out);
+lumen_status lm_get_value(lumen_ref ref, int64_t timeout_ms, lumen_value *out, int raw);
+
+/* task_ctx.c: argument i's value bytes, checked to be of type want */
+lumen_status lm_ctx_arg_raw(const lumen_task_ctx *c, size_t i, lumen_type want, const void **data, size_t *size);
+
+/* fetch.c: copy an object held by another node (called without rt->lock);
+ * FETCH_ERR to a reader (progress role) */
 lumen_status lm_fetch_into(lm_rt *rt, int holder, lm_oid oid, void *dst, size_t size);
+void lm_fetch_reply_error(lm_rt *rt, int src, int tag, const char *why);
 void lm_handle_fetch(lm_rt *rt, int src, const lm_fetch_msg *m);
 void lm_handle_fetch_err(lm_rt *rt, int src, const lm_small_msg *m);
 int lm_fetch_retry(lm_rt *rt); /* progress role: FETCHes waiting for store room */

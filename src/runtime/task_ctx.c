@@ -91,6 +91,16 @@ lumen_status lumen_arg_get_str(const lumen_task_ctx *c, size_t i, const char **o
     return st;
 }
 
+lumen_status lm_ctx_arg_raw(const lumen_task_ctx *c, size_t i, lumen_type want, const void **data, size_t *size)
+{
+    lumen_status st = arg_check(c, i, want);
+    if (st == LUMEN_OK) {
+        *data = c->argp[i];
+        *size = c->argn[i];
+    }
+    return st;
+}
+
 size_t lumen_num_returns(const lumen_task_ctx *c) { return c ? c->task->m.num_returns : 0; }
 
 const char *lumen_task_function(const lumen_task_ctx *c) { return c ? c->task->m.fn : ""; }

@@ -42,6 +42,9 @@ typedef struct lm_transport_ops {
     /* number of operations still in flight */
     size_t (*pending)(lm_transport *tp);
     void (*destroy)(lm_transport *tp);
+    /* 1 when send_data and recv_data take CUDA device memory themselves
+     * (device objects then skip host staging); NULL: never */
+    int (*moves_device)(lm_transport *tp);
 } lm_transport_ops;
 
 struct lm_transport {

@@ -63,7 +63,7 @@ static void r_val(lm_rbuf *r, lm_wval *v)
     memset(v, 0, sizeof *v);
     v->kind = lm_r_u8(r);
     v->type = lm_r_u8(r);
-    if (v->type > LUMEN_TYPE_ACTOR)
+    if (v->type > LUMEN_TYPE_DEVICE)
         r->ok = 0;
     switch (v->kind) {
     case LM_VAL_NONE:
@@ -82,13 +82,16 @@ static void r_val(lm_rbuf *r, lm_wval *v)
             r->ok = 0;
         if (r->ok && v->kind == LM_VAL_INLINE && v->type == LUMEN_TYPE_ACTOR && v->size != LM_ACTOR_VALUE_SIZE)
             r->ok = 0;
+        if (r->ok && v->kind == LM_VAL_INLINE && v->type == LUMEN_TYPE_DEVICE && v->size != LM_DEVICE_VALUE_SIZE)
+            r->ok = 0;
         break;
     case LM_VAL_STORE:
         v->oid = r_oid(r);
         v->size = lm_r_u64(r);
         v->node = (int32_t)lm_r_u32(r);
         v->holder = (int32_t)lm_r_u32(r);
-        if (v->node < 0 || v->holder < 0 || v->type == LUMEN_TYPE_REF || v->type == LUMEN_TYPE_ACTOR)
+        if (v->node < 0 || v->holder < 0 || v->type == LUMEN_TYPE_REF || v->type == LUMEN_TYPE_ACTOR ||
+            v->type == LUMEN_TYPE_DEVICE)
             r->ok = 0;
         break;
     default:
@@ -387,7 +390,7 @@ lumen_status lm_msg_decode_yield(const void *buf, size_t len, lm_yield_msg *m)
         r_val(&r, v);
         if (v->kind != LM_VAL_INLINE && v->kind != LM_VAL_STORE)
             r.ok = 0;
-        if (v->type == LUMEN_TYPE_REF || v->type == LUMEN_TYPE_ACTOR)
+        if (v->type == LUMEN_TYPE_REF || v->type == LUMEN_TYPE_ACTOR || v->type == LUMEN_TYPE_DEVICE)
             r.ok = 0;
     }
     return r.ok && r.pos == r.len ? LUMEN_OK : LUMEN_ERR_PROTOCOL;

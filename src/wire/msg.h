@@ -155,6 +155,8 @@ typedef struct lm_ctl_msg {
 /* A REF value travels as 24 bytes: the object id (hi, lo) and the weight of
  * the owner's count it carries (borrow.c). */
 #define LM_REF_VALUE_SIZE 24
+/* A DEVICE value is its descriptor (device/device.h, LM_DEVDESC_SIZE). */
+#define LM_DEVICE_VALUE_SIZE 40
 
 /* Encoders append a complete message (header included) to w. */
 void lm_msg_encode_task(lm_wbuf *w, const lm_task_msg *m);

@@ -126,3 +126,19 @@ if(LUMEN_WITH_UCX)
       ENVIRONMENT "${LUMEN_TEST_ENV}")
   endforeach()
 endif()
+# objects in device memory (lumen/device.h): on the emulated backend (host
+# memory standing in for 2 devices) everywhere, staged through the host and
+# sent straight from the device buffers (LUMEN_DEVICE_DIRECT=1), and with the
+# transport the suite does not use; on CUDA where a GPU is visible (exit 77,
+# SKIPPED, without one)
+set(_dev LUMEN_DEVICE=emulated:2 LUMEN_RESOURCES=slot=1)
+lumen_mpi_test(device_objects ENV ${_dev})
+lumen_mpi_test(device_objects ENV ${_dev} LUMEN_DEVICE_DIRECT=1 SUFFIX _direct RANKS 2 4)
+if(LUMEN_OTHER_TRANSPORT)
+  lumen_mpi_test(device_objects ENV ${_dev} LUMEN_TRANSPORT=${LUMEN_OTHER_TRANSPORT} SUFFIX _${LUMEN_OTHER_TRANSPORT}
+                 RANKS 2 4)
+endif()
+if(LUMEN_HAVE_CUDA)
+  lumen_mpi_test(device_objects ENV LUMEN_DEVICE=cuda LUMEN_RESOURCES=slot=1 SUFFIX _cuda RANKS 1 2)
+  set_tests_properties(device_objects_cuda_np1 device_objects_cuda_np2 PROPERTIES SKIP_RETURN_CODE 77)
+endif()

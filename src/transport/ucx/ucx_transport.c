@@ -11,7 +11,9 @@
  * p normally lies in the holder's store mapping, registered once at create
  * and known to every rank (worker addresses, base addresses and packed rkeys
  * are exchanged with MPI collectives), so the RTS carries no rkey; any other
- * memory is registered for that one transfer and its rkey travels in the RTS.
+ * memory is registered for that one transfer and its rkey travels in the RTS:
+ * device memory too (device objects) when UCX is built with CUDA, where UCX
+ * tells the memory type itself (moves_device says whether it can).
  * The bytes go straight from the holder's store into the reader's buffer.
  *
  * A failed get, an unreachable peer (endpoint error) or a size mismatch ends
@@ -106,6 +108,7 @@ typedef struct ucx_tp {
     size_t nops; /* sends and receives, not unexpected RTS */
     mop *msends;
     size_t nmsends;
+    int cuda; /* the context reaches CUDA memory (UCX built with CUDA) */
 } ucx_tp;
 
 static void ep_error(void *arg, ucp_ep_h ep, ucs_status_t st)
@@ -580,6 +583,8 @@ static void destroy(lm_transport *tp)
     free(t);
 }
 
+static int moves_device(lm_transport *tp) { return ((ucx_tp *)tp)->cuda; }
+
 static const lm_transport_ops ucx_ops = {
     .name = "ucx",
     .send_ctrl = send_ctrl,
@@ -589,6 +594,7 @@ static const lm_transport_ops ucx_ops = {
     .poll = poll,
     .pending = pending,
     .destroy = destroy,
+    .moves_device = moves_device,
 };
 
 /* UCX context, worker and the store's registration on this rank. */
@@ -606,6 +612,9 @@ static ucs_status_t start_local(ucx_tp *t, void **addr, size_t *addr_len, void *
     ucp_config_release(cfg);
     if (us != UCS_OK)
         return us;
+    ucp_context_attr_t ca = {.field_mask = UCP_ATTR_FIELD_MEMORY_TYPES};
+    if (ucp_context_query(t->ctx, &ca) == UCS_OK)
+        t->cuda = (ca.memory_types & UCS_BIT(UCS_MEMORY_TYPE_CUDA)) != 0;
     ucp_worker_params_t wp = {.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
                               .thread_mode = UCS_THREAD_MODE_SERIALIZED};
     *stage = "ucp_worker_create";

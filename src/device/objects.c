@@ -1,0 +1,250 @@
+/*
+ * objects.c - the device objects held by this rank, and moving their bytes.
+ *
+ * A table (id -> device pointer, size, device) of the objects this rank put
+ * with lumen_put_device. An entry is pinned while a copy or a send reads it;
+ * the owner's release frees the memory at once or when the last pin goes.
+ *
+ * Serving a reader on another rank (lm_dev_serve, progress role): when the
+ * transport moves device memory (lm_dev_direct) the bytes are sent straight
+ * from the device buffer; otherwise they are copied to a host staging buffer
+ * first, freed when the send completes. Reading (lm_dev_read): from this
+ * rank's own table with one device copy; from another rank with a FETCH
+ * into the destination itself (host memory, or device memory with a direct
+ * transport) or into a host staging buffer then one copy to the device.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "device/device.h"
+#include "runtime/runtime.h"
+
+typedef struct dev_entry {
+    struct dev_entry *next;
+    lm_oid id;
+    void *ptr;
+    size_t size;
+    int device;
+    int pins;
+    int released;
+} dev_entry;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static dev_entry *entries;
+static size_t held_objects, held_bytes;
+
+/* lock held */
+static dev_entry **find(lm_oid id)
+{
+    dev_entry **pp = &entries;
+    while (*pp && !lm_oid_eq((*pp)->id, id))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+/* lock held: unlink e; the caller frees it (outside the lock) */
+static void unlink_entry(dev_entry *e)
+{
+    dev_entry **pp = find(e->id);
+    if (*pp == e)
+        *pp = e->next;
+    held_objects--;
+    held_bytes -= e->size;
+}
+
+static void free_entry(dev_entry *e)
+{
+    const lm_dev_backend *b = lm_dev_backend_get();
+    if (b && e->ptr)
+        b->free(e->ptr);
+    free(e);
+}
+
+static dev_entry *pin(lm_oid id)
+{
+    pthread_mutex_lock(&lock);
+    dev_entry *e = *find(id);
+    if (e && !e->released)
+        e->pins++;
+    else
+        e = NULL;
+    pthread_mutex_unlock(&lock);
+    return e;
+}
+
+static void unpin(dev_entry *e)
+{
+    pthread_mutex_lock(&lock);
+    int gone = --e->pins == 0 && e->released;
+    if (gone)
+        unlink_entry(e);
+    pthread_mutex_unlock(&lock);
+    if (gone)
+        free_entry(e);
+}
+
+lumen_status lm_devdesc_read(const void *data, size_t size, lm_devdesc *out)
+{
+    if (!data || size != LM_DEVDESC_SIZE)
+        return lm_error(LUMEN_ERR_PROTOCOL, "not a device object descriptor (%zu bytes)", size);
+    memcpy(out, data, sizeof *out);
+    if (out->magic != LM_DEVDESC_MAGIC || out->holder < 0 || out->device < 0)
+        return lm_error(LUMEN_ERR_PROTOCOL, "malformed device object descriptor");
+    return LUMEN_OK;
+}
+
+lumen_status lm_dev_keep(lm_oid id, void *p, size_t size, int device)
+{
+    dev_entry *e = calloc(1, sizeof *e);
+    if (!e)
+        return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for a device object");
+    e->id = id;
+    e->ptr = p;
+    e->size = size;
+    e->device = device;
+    pthread_mutex_lock(&lock);
+    e->next = entries;
+    entries = e;
+    held_objects++;
+    held_bytes += size;
+    pthread_mutex_unlock(&lock);
+    return LUMEN_OK;
+}
+
+void lm_dev_release(lm_oid id)
+{
+    pthread_mutex_lock(&lock);
+    dev_entry *e = *find(id);
+    int gone = e && !e->released && e->pins == 0;
+    if (e)
+        e->released = 1;
+    if (gone)
+        unlink_entry(e);
+    pthread_mutex_unlock(&lock);
+    if (gone)
+        free_entry(e);
+}
+
+int lm_dev_direct(lm_rt *rt)
+{
+    const char *env = getenv("LUMEN_DEVICE_DIRECT");
+    if (env && (strcmp(env, "0") == 0 || strcmp(env, "1") == 0))
+        return env[0] == '1';
+    const lm_dev_backend *b = lm_dev_backend_get();
+    return b && strcmp(b->name, "cuda") == 0 && rt->tp->ops->moves_device && rt->tp->ops->moves_device(rt->tp);
+}
+
+typedef struct serve_ctx {
+    dev_entry *pinned; /* direct: the entry being read */
+    void *staging;     /* staged: the host copy being sent */
+} serve_ctx;
+
+static void sent(void *arg, lumen_status st)
+{
+    (void)st; /* the reader hears of a failure from its own side */
+    serve_ctx *c = arg;
+    if (c->pinned)
+        unpin(c->pinned);
+    free(c->staging);
+    free(c);
+}
+
+int lm_dev_serve(lm_rt *rt, int src, const lm_fetch_msg *m)
+{
+    dev_entry *e = pin(m->oid);
+    if (!e)
+        return 0;
+    char why[300];
+    serve_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        unpin(e);
+        lm_fetch_reply_error(rt, src, m->tag, "holder out of memory");
+        return 1;
+    }
+    if (e->size != m->size) {
+        snprintf(why, sizeof why, "device object of %zu bytes, the reader asked for %llu", e->size,
+                 (unsigned long long)m->size);
+        goto fail;
+    }
+    const void *from = e->ptr;
+    if (lm_dev_direct(rt)) {
+        c->pinned = e;
+    } else {
+        lumen_status st = LUMEN_OK;
+        if (!(c->staging = malloc(e->size ? e->size : 1)))
+            st = lm_error(LUMEN_ERR_NO_MEMORY, "no memory for %zu bytes of staging", e->size);
+        else
+            st = lm_dev_backend_get()->copy(c->staging, e->ptr, e->size);
+        if (st != LUMEN_OK) {
+            snprintf(why, sizeof why, "the holder cannot copy the device object to the host: %s", lumen_last_error());
+            goto fail;
+        }
+        from = c->staging;
+        unpin(e); /* the bytes are in staging now */
+        e = NULL;
+    }
+    size_t size = (size_t)m->size;
+    if (rt->tp->ops->send_data(rt->tp, src, m->tag, from, size, sent, c) != LUMEN_OK) {
+        snprintf(why, sizeof why, "holder could not send the device object: %s", lumen_last_error());
+        c->pinned = NULL;
+        goto fail;
+    }
+    return 1;
+fail:
+    if (e)
+        unpin(e);
+    free(c->staging);
+    free(c);
+    lm_fetch_reply_error(rt, src, m->tag, why);
+    return 1;
+}
+
+lumen_status lm_dev_read(lm_rt *rt, const lm_devdesc *d, void *dst)
+{
+    const lm_dev_backend *b = lm_dev_backend_get();
+    size_t size = (size_t)d->size;
+    if (d->holder == rt->rank) {
+        dev_entry *e = pin(d->id);
+        if (!e)
+            return lm_error(LUMEN_ERR_INVALID_REF, "device object no longer held by rank %d", rt->rank);
+        lumen_status st = b ? b->copy(dst, e->ptr, size) : lm_error(LUMEN_ERR_INTERNAL, "%s", lm_dev_why_none());
+        unpin(e);
+        return st;
+    }
+    int dst_device = b ? b->where(dst) : -1;
+    if (dst_device < 0 || lm_dev_direct(rt))
+        return lm_fetch_into(rt, d->holder, d->id, dst, size);
+    void *staging = malloc(size ? size : 1);
+    if (!staging)
+        return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for %zu bytes of staging", size);
+    lumen_status st = lm_fetch_into(rt, d->holder, d->id, staging, size);
+    if (st == LUMEN_OK)
+        st = b->copy(dst, staging, size);
+    free(staging);
+    return st;
+}
+
+void lm_dev_stats(size_t *objects, size_t *bytes)
+{
+    pthread_mutex_lock(&lock);
+    *objects = held_objects;
+    *bytes = held_bytes;
+    pthread_mutex_unlock(&lock);
+}
+
+void lm_dev_clear(void)
+{
+    pthread_mutex_lock(&lock);
+    dev_entry *list = entries;
+    entries = NULL;
+    held_objects = held_bytes = 0;
+    pthread_mutex_unlock(&lock);
+    while (list) {
+        dev_entry *e = list;
+        list = e->next;
+        free_entry(e); /* sends in flight ended with the transport */
+    }
+}
