@@ -14,7 +14,10 @@
  *                                           actor calls, placement groups,
  *                                           anchors: mpi ping-pong, memcpy
  *   LUMEN_RANK_IS_NODE=1 mpirun -np 2 ./microbench --cross-only
- *                                           cross rank get (256 MiB), anchors:
+ *                                           cross rank get (256 MiB), cross
+ *                                           rank device get (256 MiB, when a
+ *                                           device backend is there: CUDA, or
+ *                                           LUMEN_DEVICE=emulated), anchors:
  *                                           mpi ping-pong, mpi point-to-point
  *
  * bench/run.sh runs both with the environment they need (store capacity and
@@ -78,6 +81,7 @@
 
 #include <lumen.h>
 #include <lumen/collective.h>
+#include <lumen/device.h>
 
 /* ---- configuration --------------------------------------------------------- */
 #define MAX_REPS 32
@@ -314,6 +318,30 @@ LUMEN_REMOTE(mb_produce)
         return st;
     memset(p, 0x5a, (size_t)size);
     return LUMEN_OK;
+}
+
+/* produce a device object of `size` bytes of 0x5a on this rank's first
+ * device (lumen/device.h) and return its reference */
+LUMEN_REMOTE(mb_produce_device)
+{
+    int64_t size;
+    lumen_status st = lumen_arg_get_i64(ctx, 0, &size);
+    if (st != LUMEN_OK)
+        return st;
+    static void *host, *dev; /* kept across steps: only the object is new */
+    if (!host && !(host = malloc((size_t)size)))
+        return lumen_task_fail(ctx, "no memory");
+    if (!dev && (st = lumen_device_alloc(0, (size_t)size, &dev)) != LUMEN_OK)
+        return st;
+    memset(host, 0x5a, (size_t)size);
+    if ((st = lumen_device_copy(dev, host, (size_t)size)) != LUMEN_OK)
+        return st;
+    lumen_ref r;
+    if ((st = lumen_put_device(dev, (size_t)size, &r)) != LUMEN_OK)
+        return st;
+    st = lumen_return_ref(ctx, 0, r);
+    lumen_ref_release(r);
+    return st;
 }
 
 /* Ray's benchmark actor: @ray.remote(num_cpus=0) class Actor, no state */
@@ -653,6 +681,34 @@ static double step_cross_get(void *arg, double *secs)
     *secs = now_s() - t0;
     if (v.size != CROSS_BYTES || ((const unsigned char *)v.data)[v.size - 1] != 0x5a) {
         fprintf(stderr, "microbench: cross rank object has %zu bytes or wrong contents\n", v.size);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    TRY(lumen_ref_release(ref));
+    return (double)CROSS_BYTES / 1e9;
+}
+
+/* a fresh device object produced on rank 1 each time; only the
+ * lumen_get_device into the driver's device buffer is timed */
+static double step_cross_device_get(void *arg, double *secs)
+{
+    void *dst = arg;
+    char res[32];
+    lumen_task_options o = on_rank(1, 1.0, res, sizeof res);
+    lumen_arg a = lumen_arg_i64((int64_t)CROSS_BYTES);
+    lumen_ref outer, ref;
+    lumen_value v;
+    TRY(lumen_remote("mb_produce_device", &a, 1, &o, &outer));
+    TRY(lumen_get(outer, GET_TIMEOUT_MS, &v));
+    TRY(lumen_ref_dup(v.ref, &ref));
+    TRY(lumen_ref_release(outer));
+    size_t n = 0;
+    double t0 = now_s();
+    TRY(lumen_get_device(ref, GET_TIMEOUT_MS, dst, CROSS_BYTES, &n));
+    *secs = now_s() - t0;
+    unsigned char last = 0;
+    TRY(lumen_device_copy(&last, (char *)dst + CROSS_BYTES - 1, 1));
+    if (n != CROSS_BYTES || last != 0x5a) {
+        fprintf(stderr, "microbench: cross rank device object has %zu bytes or wrong contents\n", n);
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
     TRY(lumen_ref_release(ref));
@@ -1006,8 +1062,21 @@ int main(int argc, char **argv)
     stat_t cg, sync, task_async, actor_sync, actor_async, coll;
     int have_coll = 0;
     int have_cg = 0, have_sync = 0, have_task_async = 0, have_actor_sync = 0, have_actor_async = 0;
+    stat_t dg;
+    int have_dg = 0;
+    char dg_name[96] = "";
     if (cross) {
         have_cg = measure("cross rank get gigabytes", step_cross_get, NULL, &cg);
+        void *dst = NULL;
+        if (lumen_device_count() > 0 && lumen_device_alloc(0, CROSS_BYTES, &dst) == LUMEN_OK) {
+            const char *direct = getenv("LUMEN_DEVICE_DIRECT");
+            snprintf(dg_name, sizeof dg_name, "cross rank device get gigabytes (%s, %s)", lumen_device_backend(),
+                     direct && !strcmp(direct, "1") ? "direct" : direct && !strcmp(direct, "0") ? "staged" : "auto");
+            have_dg = measure(dg_name, step_cross_device_get, dst, &dg);
+            lumen_device_free(dst);
+        } else {
+            fprintf(stderr, "# no device figure: %s\n", lumen_last_error());
+        }
     } else {
         task_arg any = {NULL};
         stat_t put;
@@ -1132,6 +1201,15 @@ int main(int argc, char **argv)
         print_figure("mpi point-to-point gigabytes", p2p);
         if (have_cg)
             print_ratio("cross rank get gigabytes / mpi point-to-point gigabytes", cg.mean / p2p.mean);
+        if (have_dg) {
+            char what[200];
+            snprintf(what, sizeof what, "%s / mpi point-to-point gigabytes", dg_name);
+            print_ratio(what, dg.mean / p2p.mean);
+            if (have_cg) {
+                snprintf(what, sizeof what, "%s / cross rank get gigabytes", dg_name);
+                print_ratio(what, dg.mean / cg.mean);
+            }
+        }
     } else {
         mpi_allreduce_gigabytes(ar_rates + g_reps);
         stat_t ar = stats_of(ar_rates, 2 * g_reps);

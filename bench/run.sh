@@ -55,8 +55,16 @@ if [ "${CROSS_ONLY:-0}" != 1 ]; then
 fi
 
 # cross rank get: every rank its own store; the driver's copy lands in its
-# store, whose first 512 MiB are faulted at init.
+# store, whose first 512 MiB are faulted at init. The cross rank device get
+# (lumen/device.h) runs on CUDA where there is a GPU, else on the emulated
+# backend (host memory standing in for a device: it measures lumen's staging).
+if [ -z "${LUMEN_DEVICE:-}" ] && ! command -v nvidia-smi >/dev/null 2>&1; then
+    LUMEN_DEVICE=emulated
+fi
+XDEVICE=""
+[ -n "${LUMEN_DEVICE:-}" ] && export LUMEN_DEVICE && XDEVICE="-x LUMEN_DEVICE"
+[ -n "${LUMEN_DEVICE_DIRECT:-}" ] && XDEVICE="$XDEVICE -x LUMEN_DEVICE_DIRECT"
 LUMEN_RANK_IS_NODE=1 \
 LUMEN_STORE_CAPACITY=${LUMEN_STORE_CAPACITY_CROSS:-1G} \
 LUMEN_STORE_PREFAULT=${LUMEN_STORE_PREFAULT_CROSS:-512M} \
-    run -x LUMEN_RANK_IS_NODE -x LUMEN_STORE_CAPACITY -x LUMEN_STORE_PREFAULT $XTRANSPORT "$BIN" --cross-only "$@"
+    run -x LUMEN_RANK_IS_NODE -x LUMEN_STORE_CAPACITY -x LUMEN_STORE_PREFAULT $XTRANSPORT $XDEVICE "$BIN" --cross-only "$@"

@@ -17,11 +17,15 @@
  *        or method argument that was a device object's reference
  *
  * Between ranks the bytes move over the object transport: straight from and
- * into device memory when the transport can (UCX built with CUDA support;
- * LUMEN_DEVICE_DIRECT=1 forces it, e.g. for a CUDA-aware MPI, =0 forbids it),
- * otherwise through a host staging buffer on each side. On the holding rank
+ * into device memory when the transport can (the CUDA backend with UCX built
+ * with CUDA support; LUMEN_DEVICE_DIRECT=1 forces it, e.g. for a CUDA-aware
+ * MPI, =0 forbids it; each rank decides for its own side), otherwise through
+ * host staging buffers (pinned on CUDA, kept for reuse): the holder copies
+ * into one and sends it, a reader whose dst is device memory receives into
+ * one and copies to dst (a host dst receives directly). On the holding rank
  * a read is one device copy. The memory is freed when the object is freed
- * (every reference released), like any object's.
+ * (every reference released), like any object's. timeout_ms bounds the wait
+ * for the object to exist; the copy itself ends with the data or an error.
  *
  * Device memory comes from a backend chosen at first use by LUMEN_DEVICE:
  * "cuda" (the default when lumen is built with CUDA and a GPU is visible),
@@ -62,8 +66,10 @@ lumen_status lumen_put_device(const void *src, size_t size, lumen_ref *out);
 /* Wait up to timeout_ms for a device object, then copy its bytes into dst
  * (device or host memory of capacity bytes). *size (may be NULL) gets the
  * object's size. LUMEN_ERR_TYPE_MISMATCH when ref is not a device object,
- * LUMEN_ERR_OUT_OF_RANGE when it does not fit (*size says how big it is),
- * LUMEN_ERR_IO when the transfer fails (the message names the holder). */
+ * LUMEN_ERR_OUT_OF_RANGE when it does not fit (*size says how big it is;
+ * dst NULL with capacity 0 asks just that), LUMEN_ERR_IO when a transfer
+ * fails (from another rank, the message names the holder) or a device copy
+ * fails, LUMEN_ERR_INVALID_REF when the reference or the object is gone. */
 lumen_status lumen_get_device(lumen_ref ref, int64_t timeout_ms, void *dst, size_t capacity, size_t *size);
 /* Where a device object lives: the holding rank and its device, and size. */
 lumen_status lumen_device_object_info(lumen_ref ref, int64_t timeout_ms, int *rank, int *device, size_t *size);

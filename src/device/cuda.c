@@ -25,6 +25,8 @@ SYM(cudaMemcpy)
 SYM(cudaPointerGetAttributes)
 SYM(cudaGetErrorString)
 SYM(cudaGetLastError)
+SYM(cudaMallocHost)
+SYM(cudaFreeHost)
 
 static lumen_status cuda_alloc(int device, size_t size, void **p)
 {
@@ -62,12 +64,26 @@ static lumen_status cuda_copy(void *dst, const void *src, size_t size)
     return LUMEN_OK;
 }
 
+/* pinned host memory for staging: copies to and from the device at full speed */
+static lumen_status cuda_host_alloc(size_t size, void **p)
+{
+    cudaError_t ce = p_cudaMallocHost(p, size);
+    if (ce != cudaSuccess)
+        return lm_error(LUMEN_ERR_NO_MEMORY, "CUDA: cannot pin %zu bytes of host memory: %s", size,
+                        p_cudaGetErrorString(ce));
+    return LUMEN_OK;
+}
+
+static void cuda_host_free(void *p) { p_cudaFreeHost(p); }
+
 static lm_dev_backend cuda_backend = {
     .name = "cuda",
     .alloc = cuda_alloc,
     .free = cuda_free,
     .where = cuda_where,
     .copy = cuda_copy,
+    .host_alloc = cuda_host_alloc,
+    .host_free = cuda_host_free,
 };
 
 const lm_dev_backend *lm_dev_cuda_open(char *why, size_t why_len)
@@ -95,6 +111,8 @@ const lm_dev_backend *lm_dev_cuda_open(char *why, size_t why_len)
     LOAD(cudaPointerGetAttributes)
     LOAD(cudaGetErrorString)
     LOAD(cudaGetLastError)
+    LOAD(cudaMallocHost)
+    LOAD(cudaFreeHost)
 #undef LOAD
     int n = 0;
     cudaError_t ce = p_cudaGetDeviceCount(&n);

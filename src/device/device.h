@@ -15,7 +15,7 @@
  *     object. A reader on another rank FETCHes the bytes from the holder
  *     (runtime/fetch.c calls lm_dev_serve first): straight from device
  *     memory when the transport moves device memory (UCX built with CUDA),
- *     else through a host staging buffer on each side. The bytes are freed
+ *     else through host staging buffers (staging.c). The bytes are freed
  *     when the owner frees the object (runtime/objects.c calls
  *     lm_dev_release).
  * Everything here is thread-safe (one mutex for the table, none held while
@@ -40,6 +40,9 @@ typedef struct lm_dev_backend {
     int (*where)(const void *p);
     /* size bytes from src to dst, each host or device memory */
     lumen_status (*copy)(void *dst, const void *src, size_t size);
+    /* host memory for staging (CUDA: pinned); NULL: malloc/free */
+    lumen_status (*host_alloc)(size_t size, void **p);
+    void (*host_free)(void *p);
 } lm_dev_backend;
 
 /* The backend of this process, chosen once (LUMEN_DEVICE: "cuda",
@@ -53,6 +56,13 @@ const char *lm_dev_why_none(void);
 const lm_dev_backend *lm_dev_cuda_open(char *why, size_t why_len);
 #endif
 const lm_dev_backend *lm_dev_emulated_open(int count);
+
+/* ---- staging (staging.c) ------------------------------------------------- */
+/* A host buffer of at least size bytes (kept ones are reused). Give it back
+ * with lm_staging_put. */
+lumen_status lm_staging_get(size_t size, void **out);
+void lm_staging_put(void *p);
+void lm_staging_clear(void); /* finalize: free the kept buffers */
 
 /* ---- device objects ------------------------------------------------------ */
 /* The value of a device object: what any rank needs to read it. */
@@ -74,8 +84,12 @@ struct lm_rt;
 struct lm_fetch_msg;
 /* Keep p (size bytes on device, allocated by the backend) as object id. */
 lumen_status lm_dev_keep(lm_oid id, void *p, size_t size, int device);
-/* The owner freed the object: free its bytes (after any send in flight). */
+/* The owner freed the object (rt->lock held): its bytes are freed by the
+ * next lm_dev_reap, or by the last send in flight that reads them. */
 void lm_dev_release(lm_oid id);
+/* Free the released device memory; called by lm_progress outside every lock
+ * (one atomic load when there is nothing to free). */
+void lm_dev_reap(void);
 /* Progress role: serve a FETCH if it names a device object held here
  * (1: answered, data or error on its way), else 0 (not a device object). */
 int lm_dev_serve(struct lm_rt *rt, int src, const struct lm_fetch_msg *m);

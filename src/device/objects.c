@@ -3,17 +3,19 @@
  *
  * A table (id -> device pointer, size, device) of the objects this rank put
  * with lumen_put_device. An entry is pinned while a copy or a send reads it;
- * the owner's release frees the memory at once or when the last pin goes.
+ * the owner's release (under rt->lock) leaves the memory to lm_dev_reap,
+ * which the progress loop calls outside every lock, or to the last unpin.
  *
  * Serving a reader on another rank (lm_dev_serve, progress role): when the
  * transport moves device memory (lm_dev_direct) the bytes are sent straight
  * from the device buffer; otherwise they are copied to a host staging buffer
- * first, freed when the send completes. Reading (lm_dev_read): from this
+ * first (staging.c), given back when the send completes. Reading (lm_dev_read): from this
  * rank's own table with one device copy; from another rank with a FETCH
  * into the destination itself (host memory, or device memory with a direct
  * transport) or into a host staging buffer then one copy to the device.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,10 @@ typedef struct dev_entry {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static dev_entry *entries;
 static size_t held_objects, held_bytes;
+/* released by the owner (under rt->lock) and not freed there: cudaFree may
+ * wait for the device, and rt->lock must not; lm_dev_reap frees them */
+static dev_entry *doomed;
+static atomic_int ndoomed;
 
 /* lock held */
 static dev_entry **find(lm_oid id)
@@ -121,11 +127,29 @@ void lm_dev_release(lm_oid id)
     int gone = e && !e->released && e->pins == 0;
     if (e)
         e->released = 1;
-    if (gone)
+    if (gone) {
         unlink_entry(e);
+        e->next = doomed;
+        doomed = e;
+        atomic_fetch_add(&ndoomed, 1);
+    }
     pthread_mutex_unlock(&lock);
-    if (gone)
+}
+
+void lm_dev_reap(void)
+{
+    if (atomic_load_explicit(&ndoomed, memory_order_relaxed) == 0)
+        return;
+    pthread_mutex_lock(&lock);
+    dev_entry *list = doomed;
+    doomed = NULL;
+    atomic_store(&ndoomed, 0);
+    pthread_mutex_unlock(&lock);
+    while (list) {
+        dev_entry *e = list;
+        list = e->next;
         free_entry(e);
+    }
 }
 
 int lm_dev_direct(lm_rt *rt)
@@ -148,7 +172,7 @@ static void sent(void *arg, lumen_status st)
     serve_ctx *c = arg;
     if (c->pinned)
         unpin(c->pinned);
-    free(c->staging);
+    lm_staging_put(c->staging);
     free(c);
 }
 
@@ -174,9 +198,7 @@ int lm_dev_serve(lm_rt *rt, int src, const lm_fetch_msg *m)
         c->pinned = e;
     } else {
         lumen_status st = LUMEN_OK;
-        if (!(c->staging = malloc(e->size ? e->size : 1)))
-            st = lm_error(LUMEN_ERR_NO_MEMORY, "no memory for %zu bytes of staging", e->size);
-        else
+        if ((st = lm_staging_get(e->size, &c->staging)) == LUMEN_OK)
             st = lm_dev_backend_get()->copy(c->staging, e->ptr, e->size);
         if (st != LUMEN_OK) {
             snprintf(why, sizeof why, "the holder cannot copy the device object to the host: %s", lumen_last_error());
@@ -196,7 +218,7 @@ int lm_dev_serve(lm_rt *rt, int src, const lm_fetch_msg *m)
 fail:
     if (e)
         unpin(e);
-    free(c->staging);
+    lm_staging_put(c->staging);
     free(c);
     lm_fetch_reply_error(rt, src, m->tag, why);
     return 1;
@@ -217,13 +239,14 @@ lumen_status lm_dev_read(lm_rt *rt, const lm_devdesc *d, void *dst)
     int dst_device = b ? b->where(dst) : -1;
     if (dst_device < 0 || lm_dev_direct(rt))
         return lm_fetch_into(rt, d->holder, d->id, dst, size);
-    void *staging = malloc(size ? size : 1);
-    if (!staging)
-        return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for %zu bytes of staging", size);
-    lumen_status st = lm_fetch_into(rt, d->holder, d->id, staging, size);
+    void *staging;
+    lumen_status st = lm_staging_get(size, &staging);
+    if (st != LUMEN_OK)
+        return st;
+    st = lm_fetch_into(rt, d->holder, d->id, staging, size);
     if (st == LUMEN_OK)
         st = b->copy(dst, staging, size);
-    free(staging);
+    lm_staging_put(staging);
     return st;
 }
 
@@ -237,6 +260,7 @@ void lm_dev_stats(size_t *objects, size_t *bytes)
 
 void lm_dev_clear(void)
 {
+    lm_dev_reap();
     pthread_mutex_lock(&lock);
     dev_entry *list = entries;
     entries = NULL;
@@ -247,4 +271,5 @@ void lm_dev_clear(void)
         list = e->next;
         free_entry(e); /* sends in flight ended with the transport */
     }
+    lm_staging_clear();
 }

@@ -512,6 +512,7 @@ lumen_status lumen_ref_release(lumen_ref ref)
     pthread_mutex_unlock(&rt->lock);
     if (o && atomic_load(&rt->outbox_n) > 0)
         lm_progress(rt); /* push out a FREE or DEC_REF */
+    lm_dev_reap(); /* a device object freed here: its memory, outside rt->lock */
     return st;
 }
 

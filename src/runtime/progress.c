@@ -21,6 +21,7 @@
 
 #include "collective/coll.h"
 #include "common/error.h"
+#include "device/device.h"
 #include "gcs/gcs.h"
 #include "observe/observe.h"
 #include "runtime/generator.h"
@@ -150,6 +151,7 @@ int lm_progress(lm_rt *rt)
         }
         pthread_mutex_unlock(&rt->progress_lock);
         lm_discards_drain(rt);
+        lm_dev_reap(); /* device objects released under rt->lock */
     } while (atomic_load(&rt->outbox_n) > 0);
     return events;
 }

@@ -134,6 +134,8 @@ endif()
 set(_dev LUMEN_DEVICE=emulated:2 LUMEN_RESOURCES=slot=1)
 lumen_mpi_test(device_objects ENV ${_dev})
 lumen_mpi_test(device_objects ENV ${_dev} LUMEN_DEVICE_DIRECT=1 SUFFIX _direct RANKS 2 4)
+# staging buffers not kept between transfers (each is allocated and freed)
+lumen_mpi_test(device_objects ENV ${_dev} LUMEN_DEVICE_STAGING_MB=0 SUFFIX _nokeep RANKS 2)
 if(LUMEN_OTHER_TRANSPORT)
   lumen_mpi_test(device_objects ENV ${_dev} LUMEN_TRANSPORT=${LUMEN_OTHER_TRANSPORT} SUFFIX _${LUMEN_OTHER_TRANSPORT}
                  RANKS 2 4)
