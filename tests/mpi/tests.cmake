@@ -121,6 +121,12 @@ if(LUMEN_WITH_UCX)
   lumen_mpi_test(object_borrow ENV LUMEN_RANK_IS_NODE=1 LUMEN_TRANSPORT=ucx UCX_TLS=tcp,self SUFFIX _pernode_tcp
                  RANKS 2)
 endif()
+# a failed transfer (every second UCX get fails, injected) is an error on
+# the get, then the same get works: nothing lost, no pin left on the holder
+if(LUMEN_WITH_UCX)
+  lumen_mpi_test(transfer_failure ENV LUMEN_RANK_IS_NODE=1 LUMEN_TRANSPORT=ucx LUMEN_TESTING_UCX_GET_FAILURE=2
+                 LUMEN_DEVICE=emulated RANKS 2 4)
+endif()
 # the UCX data plane on its own: transfers, a provoked size mismatch failing
 # on both sides (never a hang), cancel; and an unknown LUMEN_TRANSPORT value
 if(LUMEN_WITH_UCX)

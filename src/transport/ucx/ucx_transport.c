@@ -109,6 +109,10 @@ typedef struct ucx_tp {
     mop *msends;
     size_t nmsends;
     int cuda; /* the context reaches CUDA memory (UCX built with CUDA) */
+    /* LUMEN_TESTING_UCX_GET_FAILURE=N: every Nth get fails as a network
+     * error would (Ray's RAY_testing_* knobs): tests see the whole failure
+     * path, both sides included; 0 (unset) in production */
+    unsigned fail_every, gets;
 } ucx_tp;
 
 static void ep_error(void *arg, ucp_ep_h ep, ucs_status_t st)
@@ -335,6 +339,11 @@ static void start_get(ucx_tp *t, dop *o, const wire_rts *r)
     }
     if (!rkey) {
         recv_fail(o, UCS_ERR_NO_ELEM, "rank %d registered no memory for UCX", o->peer);
+        return;
+    }
+    if (t->fail_every && ++t->gets % t->fail_every == 0) {
+        recv_fail(o, UCS_ERR_IO_ERROR, "UCX get of %zu bytes from rank %d failed: %s (injected: LUMEN_TESTING_UCX_GET_FAILURE)",
+                  o->len, o->peer, ucs_status_string(UCS_ERR_IO_ERROR));
         return;
     }
     ucp_request_param_t prm = {.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA,
@@ -672,6 +681,9 @@ lumen_status lm_ucx_transport_create(MPI_Comm comm, void *reg_base, size_t reg_l
     t->reg_len = reg_len;
     MPI_Comm_rank(comm, &t->rank);
     MPI_Comm_size(comm, &t->size);
+    const char *fail = getenv("LUMEN_TESTING_UCX_GET_FAILURE");
+    if (fail)
+        t->fail_every = (unsigned)strtoul(fail, NULL, 10);
     const char *stage = "";
     ucs_status_t us = start_local(t, &addr, &addr_len, &rkey, &rkey_len, &stage);
     int ok = us == UCS_OK, all_ok = 0;
