@@ -208,6 +208,16 @@ void lm_coll_send_arrive(lm_rt *rt, lm_coll_group *g, uint64_t seq, int bad, con
 void lm_coll_send_p2p(lm_rt *rt, lm_coll_group *g, int sub, const lm_coll_p2p *p, lumen_status st,
                       const char *why);
 
+/* ops.c, shared with p2p.c: what a wait predicate gets; a deadline from a
+ * timeout in ms (0: none); finish an MPI request, its error in why */
+typedef struct lm_coll_op_wait {
+    lm_coll_group *g;
+    uint64_t seq;
+    const void *p;
+} lm_coll_op_wait;
+uint64_t lm_coll_deadline(int64_t timeout_ms);
+lumen_status lm_coll_mpi_run(lm_rt *rt, lm_coll_req *r, char *why, size_t n);
+
 /* ops.c: an operation on the host side of a group (NCCL groups: sig_only
  * checks the arguments with every member, else host buffers) */
 lumen_status lm_coll_host_op(const char *name, int kind, const void *send, void *recv, size_t count, int dtype,
