@@ -57,10 +57,10 @@ lumen_status lumen_device_free(void *ptr)
         return st;
     if (!ptr)
         return LUMEN_OK; /* as free(NULL) */
-    if (b->where(ptr) < 0)
+    int device = b->where(ptr);
+    if (device < 0)
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_device_free: %p is not device memory", ptr);
-    b->free(ptr);
-    return LUMEN_OK;
+    return b->free(device, ptr);
 }
 
 lumen_status lumen_device_copy(void *dst, const void *src, size_t size)
@@ -71,7 +71,12 @@ lumen_status lumen_device_copy(void *dst, const void *src, size_t size)
         return st;
     if ((!dst || !src) && size)
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_device_copy: NULL %s", dst ? "src" : "dst");
-    return b->copy(dst, src, size);
+    if (!size)
+        return LUMEN_OK;
+    int device = b->where(dst);
+    if (device < 0)
+        device = b->where(src);
+    return b->copy(device, dst, src, size);
 }
 
 int lumen_device_of(const void *ptr)
@@ -96,22 +101,28 @@ lumen_status lumen_put_device(const void *src, size_t size, lumen_ref *out)
     if (device < 0)
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_put_device: %p is not %s device memory (lumen_put takes host memory)",
                         src, b->name);
+    size_t room = b->room(src);
+    if (room && room < size)
+        return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_put_device: %zu bytes asked, the memory at %p holds %zu", size,
+                        src, room);
     void *p;
     if ((st = b->alloc(device, size, &p)) != LUMEN_OK)
         return st;
-    if ((st = b->copy(p, src, size)) != LUMEN_OK) {
-        b->free(p);
+    if ((st = b->copy(device, p, src, size)) != LUMEN_OK) {
+        b->free(device, p);
         return st;
     }
     lm_oid id = lm_new_object_id(rt);
     if ((st = lm_dev_keep(id, p, size, device)) != LUMEN_OK) {
-        b->free(p);
+        b->free(device, p);
         return st;
     }
     lm_devdesc d = {.magic = LM_DEVDESC_MAGIC, .holder = rt->rank, .device = device, .size = size, .id = id};
     _Static_assert(sizeof d == LM_DEVDESC_SIZE && LM_DEVDESC_SIZE == LM_DEVICE_VALUE_SIZE, "descriptor size");
-    if ((st = lm_put_inline(rt, id, LUMEN_TYPE_DEVICE, &d, sizeof d, out)) != LUMEN_OK)
+    if ((st = lm_put_inline(rt, id, LUMEN_TYPE_DEVICE, &d, sizeof d, out)) != LUMEN_OK) {
         lm_dev_release(id);
+        lm_dev_reap();
+    }
     return st;
 }
 
@@ -137,6 +148,11 @@ static lumen_status read_into(lm_rt *rt, const lm_devdesc *d, void *dst, size_t 
                         (unsigned long long)d->size, capacity);
     if (!dst && d->size)
         return lm_error(LUMEN_ERR_INVALID_ARG, "dst is NULL");
+    const lm_dev_backend *b = lm_dev_backend_get();
+    size_t room = b && dst ? b->room(dst) : 0;
+    if (room && room < d->size)
+        return lm_error(LUMEN_ERR_INVALID_ARG, "dst holds %zu bytes of device memory, the object %llu", room,
+                        (unsigned long long)d->size);
     return lm_dev_read(rt, d, dst);
 }
 

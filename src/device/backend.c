@@ -51,8 +51,9 @@ static lumen_status emu_alloc(int device, size_t size, void **p)
     return LUMEN_OK;
 }
 
-static void emu_free(void *p)
+static lumen_status emu_free(int device, void *p)
 {
+    (void)device;
     emu_block *b = NULL;
     pthread_mutex_lock(&emu_lock);
     for (emu_block **pp = &emu_blocks; *pp; pp = &(*pp)->next)
@@ -62,27 +63,44 @@ static void emu_free(void *p)
             break;
         }
     pthread_mutex_unlock(&emu_lock);
-    if (b)
-        free(b->base);
+    if (!b)
+        return lm_error(LUMEN_ERR_INVALID_ARG, "emulated device: %p is not the start of an allocation", p);
+    free(b->base);
     free(b);
+    return LUMEN_OK;
+}
+
+/* the block holding p, under emu_lock */
+static emu_block *emu_block_of(const void *p)
+{
+    const char *c = p;
+    for (emu_block *b = emu_blocks; b; b = b->next)
+        if (c >= b->base && c < b->base + b->size)
+            return b;
+    return NULL;
 }
 
 static int emu_where(const void *p)
 {
-    const char *c = p;
-    int dev = -1;
     pthread_mutex_lock(&emu_lock);
-    for (emu_block *b = emu_blocks; b; b = b->next)
-        if (c >= b->base && c < b->base + b->size) {
-            dev = b->device;
-            break;
-        }
+    emu_block *b = emu_block_of(p);
+    int dev = b ? b->device : -1;
     pthread_mutex_unlock(&emu_lock);
     return dev;
 }
 
-static lumen_status emu_copy(void *dst, const void *src, size_t size)
+static size_t emu_room(const void *p)
 {
+    pthread_mutex_lock(&emu_lock);
+    emu_block *b = emu_block_of(p);
+    size_t room = b ? (size_t)(b->base + b->size - (const char *)p) : 0;
+    pthread_mutex_unlock(&emu_lock);
+    return room;
+}
+
+static lumen_status emu_copy(int device, void *dst, const void *src, size_t size)
+{
+    (void)device;
     if (size)
         memmove(dst, src, size);
     return LUMEN_OK;
@@ -94,6 +112,7 @@ static lm_dev_backend emu_backend = {
     .alloc = emu_alloc,
     .free = emu_free,
     .where = emu_where,
+    .room = emu_room,
     .copy = emu_copy,
 };
 
@@ -102,6 +121,11 @@ const lm_dev_backend *lm_dev_emulated_open(int count)
     emu_backend.count = count > 0 ? count : 1;
     return &emu_backend;
 }
+
+/* ---- lumen's own threads --------------------------------------------------- */
+_Thread_local int lm_dev_on_internal_thread;
+
+void lm_dev_internal_thread(void) { lm_dev_on_internal_thread = 1; }
 
 /* ---- choice -------------------------------------------------------------- */
 static pthread_once_t chosen = PTHREAD_ONCE_INIT;

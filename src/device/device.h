@@ -34,14 +34,22 @@
 typedef struct lm_dev_backend {
     const char *name; /* "cuda" or "emulated" */
     int count;        /* devices visible to this process */
+    /* Each call that touches device memory names the device (-1: host
+     * memory only); CUDA makes it current for the call and puts the
+     * caller's back (not on lumen's own threads, see lm_dev_internal_thread) */
     lumen_status (*alloc)(int device, size_t size, void **p);
-    void (*free)(void *p);
+    /* p must be what alloc returned: LUMEN_ERR_INVALID_ARG otherwise */
+    lumen_status (*free)(int device, void *p);
     /* the device p (a byte of it) lies on, or -1 for host memory */
     int (*where)(const void *p);
-    /* size bytes from src to dst, each host or device memory */
-    lumen_status (*copy)(void *dst, const void *src, size_t size);
+    /* bytes from p to the end of its allocation, 0 when the backend cannot
+     * tell (CUDA) */
+    size_t (*room)(const void *p);
+    /* size bytes from src to dst, each host or device memory; complete
+     * (synchronised) when it returns */
+    lumen_status (*copy)(int device, void *dst, const void *src, size_t size);
     /* host memory for staging (CUDA: pinned); NULL: malloc/free */
-    lumen_status (*host_alloc)(size_t size, void **p);
+    lumen_status (*host_alloc)(int device, size_t size, void **p);
     void (*host_free)(void *p);
 } lm_dev_backend;
 
@@ -50,6 +58,11 @@ typedef struct lm_dev_backend {
  * NULL when there is none, with the reason in lm_dev_why_none(). */
 const lm_dev_backend *lm_dev_backend_get(void);
 const char *lm_dev_why_none(void);
+/* Mark the calling thread as lumen's own (the progress thread): the CUDA
+ * backend leaves the device it set current there instead of restoring the
+ * thread's default, which would create a context on device 0 for nothing. */
+void lm_dev_internal_thread(void);
+extern _Thread_local int lm_dev_on_internal_thread;
 
 #ifdef LUMEN_HAVE_CUDA
 /* CUDA through dlopen(libcudart); NULL with the reason in why */
@@ -60,7 +73,7 @@ const lm_dev_backend *lm_dev_emulated_open(int count);
 /* ---- staging (staging.c) ------------------------------------------------- */
 /* A host buffer of at least size bytes (kept ones are reused). Give it back
  * with lm_staging_put. */
-lumen_status lm_staging_get(size_t size, void **out);
+lumen_status lm_staging_get(int device, size_t size, void **out);
 void lm_staging_put(void *p);
 void lm_staging_clear(void); /* finalize: free the kept buffers */
 

@@ -41,6 +41,7 @@ static size_t held_objects, held_bytes;
  * wait for the device, and rt->lock must not; lm_dev_reap frees them */
 static dev_entry *doomed;
 static atomic_int ndoomed;
+static atomic_size_t nentries; /* entries in the table: every FETCH asks, most find none */
 
 /* lock held */
 static dev_entry **find(lm_oid id)
@@ -51,26 +52,33 @@ static dev_entry **find(lm_oid id)
     return pp;
 }
 
-/* lock held: unlink e; the caller frees it (outside the lock) */
-static void unlink_entry(dev_entry *e)
+/* lock held: unlink e and put it on the doomed list (lm_dev_reap frees it) */
+static void doom(dev_entry *e)
 {
     dev_entry **pp = find(e->id);
-    if (*pp == e)
-        *pp = e->next;
+    if (*pp != e)
+        return; /* not in the table (cleared at finalize) */
+    *pp = e->next;
     held_objects--;
     held_bytes -= e->size;
+    atomic_fetch_sub(&nentries, 1);
+    e->next = doomed;
+    doomed = e;
+    atomic_fetch_add(&ndoomed, 1);
 }
 
 static void free_entry(dev_entry *e)
 {
     const lm_dev_backend *b = lm_dev_backend_get();
     if (b && e->ptr)
-        b->free(e->ptr);
+        b->free(e->device, e->ptr);
     free(e);
 }
 
 static dev_entry *pin(lm_oid id)
 {
+    if (atomic_load_explicit(&nentries, memory_order_relaxed) == 0)
+        return NULL;
     pthread_mutex_lock(&lock);
     dev_entry *e = *find(id);
     if (e && !e->released)
@@ -81,15 +89,15 @@ static dev_entry *pin(lm_oid id)
     return e;
 }
 
+/* the last unpin of a released entry dooms it: freed by lm_dev_reap, not
+ * here (a send's completion runs in the transport's poll, under the
+ * progress role, and cudaFree may wait for the device) */
 static void unpin(dev_entry *e)
 {
     pthread_mutex_lock(&lock);
-    int gone = --e->pins == 0 && e->released;
-    if (gone)
-        unlink_entry(e);
+    if (--e->pins == 0 && e->released)
+        doom(e);
     pthread_mutex_unlock(&lock);
-    if (gone)
-        free_entry(e);
 }
 
 lumen_status lm_devdesc_read(const void *data, size_t size, lm_devdesc *out)
@@ -116,6 +124,7 @@ lumen_status lm_dev_keep(lm_oid id, void *p, size_t size, int device)
     entries = e;
     held_objects++;
     held_bytes += size;
+    atomic_fetch_add(&nentries, 1);
     pthread_mutex_unlock(&lock);
     return LUMEN_OK;
 }
@@ -127,12 +136,8 @@ void lm_dev_release(lm_oid id)
     int gone = e && !e->released && e->pins == 0;
     if (e)
         e->released = 1;
-    if (gone) {
-        unlink_entry(e);
-        e->next = doomed;
-        doomed = e;
-        atomic_fetch_add(&ndoomed, 1);
-    }
+    if (gone)
+        doom(e);
     pthread_mutex_unlock(&lock);
 }
 
@@ -198,8 +203,8 @@ int lm_dev_serve(lm_rt *rt, int src, const lm_fetch_msg *m)
         c->pinned = e;
     } else {
         lumen_status st = LUMEN_OK;
-        if ((st = lm_staging_get(e->size, &c->staging)) == LUMEN_OK)
-            st = lm_dev_backend_get()->copy(c->staging, e->ptr, e->size);
+        if ((st = lm_staging_get(e->device, e->size, &c->staging)) == LUMEN_OK)
+            st = lm_dev_backend_get()->copy(e->device, c->staging, e->ptr, e->size);
         if (st != LUMEN_OK) {
             snprintf(why, sizeof why, "the holder cannot copy the device object to the host: %s", lumen_last_error());
             goto fail;
@@ -228,24 +233,33 @@ lumen_status lm_dev_read(lm_rt *rt, const lm_devdesc *d, void *dst)
 {
     const lm_dev_backend *b = lm_dev_backend_get();
     size_t size = (size_t)d->size;
+    /* a descriptor from the wire: the holder is a rank of the job, and the
+     * object's owner (lumen_put_device makes them one) */
+    if (d->holder >= rt->size || lm_oid_owner(d->id) != d->holder)
+        return lm_error(LUMEN_ERR_PROTOCOL, "malformed device object descriptor (holder rank %d of %d)", d->holder,
+                        rt->size);
+    int dst_device = b ? b->where(dst) : -1;
+    lumen_status st;
     if (d->holder == rt->rank) {
         dev_entry *e = pin(d->id);
         if (!e)
             return lm_error(LUMEN_ERR_INVALID_REF, "device object no longer held by rank %d", rt->rank);
-        lumen_status st = b ? b->copy(dst, e->ptr, size) : lm_error(LUMEN_ERR_INTERNAL, "%s", lm_dev_why_none());
+        if (e->size != size)
+            st = lm_error(LUMEN_ERR_PROTOCOL, "device object of %zu bytes, its descriptor says %zu", e->size, size);
+        else
+            st = b ? b->copy(e->device, dst, e->ptr, size) : lm_error(LUMEN_ERR_INTERNAL, "%s", lm_dev_why_none());
         unpin(e);
+        lm_dev_reap(); /* released while we read: freed now, outside every lock */
         return st;
     }
-    int dst_device = b ? b->where(dst) : -1;
     if (dst_device < 0 || lm_dev_direct(rt))
         return lm_fetch_into(rt, d->holder, d->id, dst, size);
     void *staging;
-    lumen_status st = lm_staging_get(size, &staging);
-    if (st != LUMEN_OK)
+    if ((st = lm_staging_get(dst_device, size, &staging)) != LUMEN_OK)
         return st;
     st = lm_fetch_into(rt, d->holder, d->id, staging, size);
     if (st == LUMEN_OK)
-        st = b->copy(dst, staging, size);
+        st = b->copy(dst_device, dst, staging, size);
     lm_staging_put(staging);
     return st;
 }
@@ -265,6 +279,7 @@ void lm_dev_clear(void)
     dev_entry *list = entries;
     entries = NULL;
     held_objects = held_bytes = 0;
+    atomic_store(&nentries, 0);
     pthread_mutex_unlock(&lock);
     while (list) {
         dev_entry *e = list;

@@ -7,11 +7,14 @@
  * to fill here, against 0.03 s for one already touched), and on CUDA the
  * buffers are pinned host memory (cudaMallocHost: full-speed copies to and
  * from the device, and UCX's registration cache keeps them registered),
- * which is slow to allocate. Up to LM_STAGING_KEEP buffers, and at most
- * LUMEN_DEVICE_STAGING_MB (default 1024) MiB, are kept; the smallest free
- * one that fits is taken. Thread-safe.
+ * which is slow to allocate (and may stay in UCX's registration cache).
+ * Up to LM_STAGING_KEEP buffers, and at most LUMEN_DEVICE_STAGING_MB
+ * (default 1024) MiB, are kept; the smallest free one that fits is taken.
+ * A buffer given back evicts smaller kept ones to make room; one larger
+ * than the limit is freed at once. Thread-safe.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "common/error.h"
@@ -29,8 +32,11 @@ static size_t cap_of(const char *b) { return *(const size_t *)b; }
 static size_t limit_bytes(void)
 {
     const char *env = getenv("LUMEN_DEVICE_STAGING_MB");
-    long mb = env ? strtol(env, NULL, 10) : 1024;
-    return mb > 0 ? (size_t)mb << 20 : 0;
+    char *end = NULL;
+    long mb = env && *env ? strtol(env, &end, 10) : -1;
+    if (!env || !*env || *end != '\0' || mb < 0 || mb > (1l << 30))
+        mb = 1024; /* unset or malformed: the default */
+    return (size_t)mb << 20;
 }
 
 static void release(const lm_dev_backend *b, char *blk)
@@ -41,12 +47,14 @@ static void release(const lm_dev_backend *b, char *blk)
         free(blk);
 }
 
-lumen_status lm_staging_get(size_t size, void **out)
+lumen_status lm_staging_get(int device, size_t size, void **out)
 {
     const lm_dev_backend *b = lm_dev_backend_get();
     *out = NULL;
     if (!b)
         return lm_error(LUMEN_ERR_UNSUPPORTED, "%s", lm_dev_why_none());
+    if (size > SIZE_MAX - HDR)
+        return lm_error(LUMEN_ERR_OUT_OF_RANGE, "%zu bytes of host staging", size);
     char *blk = NULL;
     pthread_mutex_lock(&lock);
     size_t best = nkept;
@@ -64,7 +72,7 @@ lumen_status lm_staging_get(size_t size, void **out)
         return LUMEN_OK;
     }
     void *p = NULL;
-    lumen_status st = b->host_alloc ? b->host_alloc(size + HDR, &p)
+    lumen_status st = b->host_alloc ? b->host_alloc(device, size + HDR, &p)
                                     : ((p = malloc(size + HDR)) ? LUMEN_OK : LUMEN_ERR_NO_MEMORY);
     if (st != LUMEN_OK || !p)
         return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for %zu bytes of host staging", size);
@@ -80,6 +88,10 @@ void lm_staging_put(void *p)
     const lm_dev_backend *b = lm_dev_backend_get();
     char *blk = (char *)p - HDR;
     size_t limit = limit_bytes();
+    if (cap_of(blk) > limit) { /* never kept: keep the others */
+        release(b, blk);
+        return;
+    }
     pthread_mutex_lock(&lock);
     /* room for it: drop the smallest kept buffers while it does not fit */
     while (nkept > 0 && (nkept == LM_STAGING_KEEP || kept_bytes + cap_of(blk) > limit)) {
@@ -108,8 +120,12 @@ void lm_staging_put(void *p)
 
 void lm_staging_clear(void)
 {
-    const lm_dev_backend *b = lm_dev_backend_get();
     pthread_mutex_lock(&lock);
+    if (nkept == 0) { /* the usual case: not even a backend to ask for */
+        pthread_mutex_unlock(&lock);
+        return;
+    }
+    const lm_dev_backend *b = lm_dev_backend_get(); /* chosen already: buffers exist */
     while (nkept > 0) {
         char *blk = kept[--nkept];
         release(b, blk);

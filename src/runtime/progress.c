@@ -329,6 +329,7 @@ lumen_status lm_wait_until(lm_rt *rt, int (*pred)(lm_rt *, void *), void *arg, u
 static void *progress_main(void *arg)
 {
     lm_rt *rt = arg;
+    lm_dev_internal_thread(); /* device copies here leave their device current */
     uint64_t last_active = lm_now_ns();
     uint64_t nap = 20000; /* ns, grows to idle_poll when nothing happens */
     const uint64_t idle_poll = 1000000;

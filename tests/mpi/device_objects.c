@@ -182,6 +182,15 @@ static void test_helpers(void)
     CHECK_ST(lumen_device_alloc(0, 16, NULL), LUMEN_ERR_INVALID_ARG);
     CHECK_ST(lumen_device_free(h), LUMEN_ERR_INVALID_ARG);
     CHECK_ERRMSG("not device memory");
+    if (!strcmp(lumen_device_backend(), "emulated")) { /* CUDA cannot tell an allocation's end */
+        CHECK_OK(lumen_device_alloc(0, 64, &d));
+        CHECK_ST(lumen_device_free((char *)d + 8), LUMEN_ERR_INVALID_ARG); /* inside, not the start */
+        lumen_ref r;
+        CHECK_ST(lumen_put_device(d, 65, &r), LUMEN_ERR_INVALID_ARG);        /* past its end */
+        CHECK_ERRMSG("holds 64");
+        CHECK_ST(lumen_put_device((char *)d + 32, 64, &r), LUMEN_ERR_INVALID_ARG);
+        CHECK_OK(lumen_device_free(d));
+    }
     CHECK_OK(lumen_device_free(NULL));
     CHECK_ST(lumen_device_copy(NULL, h, 16), LUMEN_ERR_INVALID_ARG);
     free(h);
@@ -202,6 +211,13 @@ static void test_bad_input(lumen_ref dref)
     CHECK(size == sizes[NSIZES - 1]);
     CHECK_ERRMSG("bytes");
     CHECK_ST(lumen_get_device(dref, T_TIMEOUT, NULL, 1 << 30, &size), LUMEN_ERR_INVALID_ARG);
+    if (!strcmp(lumen_device_backend(), "emulated")) { /* a capacity larger than the memory behind dst */
+        void *small;
+        CHECK_OK(lumen_device_alloc(0, 1024, &small));
+        CHECK_ST(lumen_get_device(dref, T_TIMEOUT, small, 1 << 30, &size), LUMEN_ERR_INVALID_ARG);
+        CHECK_ERRMSG("dst holds 1024");
+        CHECK_OK(lumen_device_free(small));
+    }
     lumen_ref plain;
     CHECK_OK(lumen_put(host, sizeof host, &plain));
     CHECK_ST(lumen_get_device(plain, T_TIMEOUT, host, sizeof host, &size), LUMEN_ERR_TYPE_MISMATCH);
