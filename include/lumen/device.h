@@ -63,6 +63,12 @@ int lumen_device_of(const void *ptr);
  * is not device memory (lumen_put takes host memory), LUMEN_ERR_UNSUPPORTED
  * when there is no device backend. */
 lumen_status lumen_put_device(const void *src, size_t size, lumen_ref *out);
+/* In a task or actor method: return slot i is a device object holding a
+ * copy of size bytes of device memory (Ray: a method with
+ * tensor_transport returning a tensor). The bytes stay in this rank's
+ * device memory; the caller owns the object (lumen_get_device on the
+ * returned reference reads them from here), and its release frees them. */
+lumen_status lumen_return_device(lumen_task_ctx *ctx, size_t i, const void *src, size_t size);
 /* Wait up to timeout_ms for a device object, then copy its bytes into dst
  * (device or host memory of capacity bytes). *size (may be NULL) gets the
  * object's size. LUMEN_ERR_TYPE_MISMATCH when ref is not a device object,

@@ -85,6 +85,26 @@ int lumen_device_of(const void *ptr)
     return b && ptr ? b->where(ptr) : -1;
 }
 
+/* A copy of [src, src + size) in new device memory on src's device. */
+static lumen_status copy_in(const lm_dev_backend *b, const char *who, const void *src, size_t size, void **p,
+                            int *device)
+{
+    if (!src)
+        return lm_error(LUMEN_ERR_INVALID_ARG, "%s: src is NULL", who);
+    *device = b->where(src);
+    if (*device < 0)
+        return lm_error(LUMEN_ERR_INVALID_ARG, "%s: %p is not %s device memory (lumen_put takes host memory)", who,
+                        src, b->name);
+    size_t room = b->room(src);
+    if (room && room < size)
+        return lm_error(LUMEN_ERR_INVALID_ARG, "%s: %zu bytes asked, the memory at %p holds %zu", who, size, src,
+                        room);
+    lumen_status st = b->alloc(*device, size, p);
+    if (st == LUMEN_OK && (st = b->copy(*device, *p, src, size)) != LUMEN_OK)
+        b->free(*device, *p);
+    return st;
+}
+
 lumen_status lumen_put_device(const void *src, size_t size, lumen_ref *out)
 {
     CHECK_INIT(rt);
@@ -95,23 +115,10 @@ lumen_status lumen_put_device(const void *src, size_t size, lumen_ref *out)
     const lm_dev_backend *b = backend_or_error(&st);
     if (!b)
         return st;
-    if (!src)
-        return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_put_device: src is NULL");
-    int device = b->where(src);
-    if (device < 0)
-        return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_put_device: %p is not %s device memory (lumen_put takes host memory)",
-                        src, b->name);
-    size_t room = b->room(src);
-    if (room && room < size)
-        return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_put_device: %zu bytes asked, the memory at %p holds %zu", size,
-                        src, room);
     void *p;
-    if ((st = b->alloc(device, size, &p)) != LUMEN_OK)
+    int device;
+    if ((st = copy_in(b, "lumen_put_device", src, size, &p, &device)) != LUMEN_OK)
         return st;
-    if ((st = b->copy(device, p, src, size)) != LUMEN_OK) {
-        b->free(device, p);
-        return st;
-    }
     lm_oid id = lm_new_object_id(rt);
     if ((st = lm_dev_keep(id, p, size, device)) != LUMEN_OK) {
         b->free(device, p);
@@ -122,6 +129,36 @@ lumen_status lumen_put_device(const void *src, size_t size, lumen_ref *out)
     if ((st = lm_put_inline(rt, id, LUMEN_TYPE_DEVICE, &d, sizeof d, out)) != LUMEN_OK) {
         lm_dev_release(id);
         lm_dev_reap();
+    }
+    return st;
+}
+
+lumen_status lumen_return_device(lumen_task_ctx *ctx, size_t i, const void *src, size_t size)
+{
+    CHECK_INIT(rt);
+    if (!ctx)
+        return lm_error(LUMEN_ERR_INVALID_ARG, "task context is NULL");
+    if (i >= lumen_num_returns(ctx))
+        return lm_error(LUMEN_ERR_OUT_OF_RANGE, "return slot %zu: the call has %zu", i, lumen_num_returns(ctx));
+    lumen_status st;
+    const lm_dev_backend *b = backend_or_error(&st);
+    if (!b)
+        return st;
+    void *p;
+    int device;
+    if ((st = copy_in(b, "lumen_return_device", src, size, &p, &device)) != LUMEN_OK)
+        return st;
+    /* the slot's object is the caller's, its bytes stay here: the caller's
+     * free sends FREE to this rank (lm_dev_free_value) */
+    lm_oid id = lm_ctx_return_oid(ctx, i);
+    lm_devdesc d = {.magic = LM_DEVDESC_MAGIC, .holder = rt->rank, .device = device, .size = size, .id = id};
+    if ((st = lm_ctx_return_inline(ctx, i, LUMEN_TYPE_DEVICE, &d, sizeof d)) != LUMEN_OK) {
+        b->free(device, p);
+        return st;
+    }
+    if ((st = lm_dev_keep(id, p, size, device)) != LUMEN_OK) {
+        b->free(device, p);
+        lm_ctx_drop_return(ctx, (int)i); /* the slot says nothing rather than a lie */
     }
     return st;
 }

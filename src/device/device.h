@@ -100,6 +100,10 @@ lumen_status lm_dev_keep(lm_oid id, void *p, size_t size, int device);
 /* The owner freed the object (rt->lock held): its bytes are freed by the
  * next lm_dev_reap, or by the last send in flight that reads them. */
 void lm_dev_release(lm_oid id);
+/* A DEVICE value nobody will read again (the owner freed its object, or a
+ * result came too late): release its bytes here, or send FREE to the rank
+ * holding them (rt->lock may be held). */
+void lm_dev_free_value(struct lm_rt *rt, lm_oid id, const void *data, size_t size);
 /* Free the released device memory; called by lm_progress outside every lock
  * (one atomic load when there is nothing to free). */
 void lm_dev_reap(void);

@@ -141,6 +141,17 @@ void lm_dev_release(lm_oid id)
     pthread_mutex_unlock(&lock);
 }
 
+void lm_dev_free_value(lm_rt *rt, lm_oid id, const void *data, size_t size)
+{
+    lm_devdesc d;
+    if (lm_devdesc_read(data, size, &d) != LUMEN_OK || d.holder >= rt->size)
+        return;
+    if (d.holder == rt->rank)
+        lm_dev_release(id);
+    else
+        lm_send_small(rt, d.holder, LM_MSG_FREE, id, 0, 0);
+}
+
 void lm_dev_reap(void)
 {
     if (atomic_load_explicit(&ndoomed, memory_order_relaxed) == 0)
@@ -233,9 +244,10 @@ lumen_status lm_dev_read(lm_rt *rt, const lm_devdesc *d, void *dst)
 {
     const lm_dev_backend *b = lm_dev_backend_get();
     size_t size = (size_t)d->size;
-    /* a descriptor from the wire: the holder is a rank of the job, and the
-     * object's owner (lumen_put_device makes them one) */
-    if (d->holder >= rt->size || lm_oid_owner(d->id) != d->holder)
+    /* a descriptor from the wire: the holder is a rank of the job (the
+     * owner, for lumen_put_device; the rank that ran the task, for
+     * lumen_return_device) */
+    if (d->holder >= rt->size)
         return lm_error(LUMEN_ERR_PROTOCOL, "malformed device object descriptor (holder rank %d of %d)", d->holder,
                         rt->size);
     int dst_device = b ? b->where(dst) : -1;

@@ -84,7 +84,7 @@ static void obj_free(lm_rt *rt, lm_obj *o)
         if (o->units > 0)
             lm_send_small(rt, lm_oid_owner(o->id), LM_MSG_DEC_REF, o->id, 0, (uint64_t)o->units);
     } else if (o->type == LUMEN_TYPE_DEVICE && o->state == LM_OBJ_READY) {
-        lm_dev_release(o->id); /* its bytes are in this rank's device memory */
+        lm_dev_free_value(rt, o->id, o->data, o->size); /* its bytes, here or on the rank that made them */
     } else if (o->in_store) {
         if (o->node == rt->node_id) {
             if (o->pinned)

@@ -237,6 +237,7 @@ void lm_deliver(void *arg, int src, void *buf, size_t len)
         } else if (type == LM_MSG_FREE) {
             if (rt->store)
                 lm_store_delete(rt->store, m.oid);
+            lm_dev_release(m.oid); /* a device object this rank made for a task's caller */
         } else if (type == LM_MSG_SUBSCRIBE) {
             lm_handle_subscribe(rt, src, m.oid);
         } else if (type == LM_MSG_ADD_REF || type == LM_MSG_DEC_REF) {

@@ -415,6 +415,11 @@ lm_oid lm_new_object_id(lm_rt *rt);
 lumen_status lm_put_inline(lm_rt *rt, lm_oid id, uint8_t type, const void *data, size_t size, lumen_ref *out);
 lumen_status lm_get_value(lumen_ref ref, int64_t timeout_ms, lumen_value *out, int raw);
 
+/* task_ctx.c: the id of return slot i's object; set slot i to an inline
+ * value (a copy of data), whatever its size (after dropping what it held) */
+lm_oid lm_ctx_return_oid(const lumen_task_ctx *c, size_t i);
+lumen_status lm_ctx_return_inline(lumen_task_ctx *c, size_t i, uint8_t type, const void *data, size_t size);
+void lm_ctx_drop_return(lumen_task_ctx *c, int i); /* forget what slot i held */
 /* task_ctx.c: argument i's value bytes, checked to be of type want */
 lumen_status lm_ctx_arg_raw(const lumen_task_ctx *c, size_t i, lumen_type want, const void **data, size_t *size);
 

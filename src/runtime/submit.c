@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "device/device.h"
 #include "actor/actor.h"
 #include "placement/placement.h"
 #include "runtime/generator.h"
@@ -43,10 +44,12 @@ static void task_remove(lm_rt *rt, lm_task_rec *t)
         *pp = t->hnext;
 }
 
-static lm_oid ret_id(const lm_task_rec *t, int i)
+static lm_oid ret_id_of(lm_oid task, int i)
 {
-    return lm_oid_make(lm_oid_owner(t->id), (unsigned)i + 1, LM_OID_OBJECT, lm_oid_epoch(t->id), t->id.lo);
+    return lm_oid_make(lm_oid_owner(task), (unsigned)i + 1, LM_OID_OBJECT, lm_oid_epoch(task), task.lo);
 }
+
+static lm_oid ret_id(const lm_task_rec *t, int i) { return ret_id_of(t->id, i); }
 
 /* Drop the task's hold on its arguments and forget it. */
 static void task_free(lm_rt *rt, lm_task_rec *t)
@@ -610,8 +613,10 @@ lumen_status lm_remote_submit(const char *fn, const lumen_arg *args, size_t narg
 }
 
 /* ---- results --------------------------------------------------------------- */
-static void free_remote_value(lm_rt *rt, const lm_wval *v)
+static void free_remote_value(lm_rt *rt, const lm_wval *v, lm_oid id)
 {
+    if (v->kind == LM_VAL_INLINE && v->type == LUMEN_TYPE_DEVICE)
+        lm_dev_free_value(rt, id, v->data, v->size); /* lumen_return_device's bytes */
     if (v->kind != LM_VAL_STORE)
         return;
     if (v->node == rt->node_id) {
@@ -630,7 +635,7 @@ void lm_task_complete_returns(lm_rt *rt, lm_task_rec *t, const lm_done_msg *m)
         if (o && o->state == LM_OBJ_PENDING)
             lm_obj_complete(rt, o, v);
         else
-            free_remote_value(rt, v); /* nobody waits for it (released, or a late answer) */
+            free_remote_value(rt, v, ret_id(t, i)); /* nobody waits for it (released, or a late answer) */
     }
 }
 
@@ -641,7 +646,7 @@ void lm_handle_done(lm_rt *rt, const lm_done_msg *m)
     if (!t || t->attempt != m->attempt || t->target < 0) {
         /* stale (an old attempt) or unknown: free what it produced */
         for (int i = 0; i < m->nret; i++)
-            free_remote_value(rt, &m->rets[i]);
+            free_remote_value(rt, &m->rets[i], ret_id_of(m->task_id, i));
         pthread_mutex_unlock(&rt->lock);
         return;
     }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "device/device.h"
 #include "runtime/runtime.h"
 
 #define CTX_CHECK(c)                                                                 \
@@ -91,6 +92,27 @@ lumen_status lumen_arg_get_str(const lumen_task_ctx *c, size_t i, const char **o
     return st;
 }
 
+static lumen_status slot_check(lumen_task_ctx *c, size_t i);
+
+lm_oid lm_ctx_return_oid(const lumen_task_ctx *c, size_t i) { return return_oid(c, i); }
+
+lumen_status lm_ctx_return_inline(lumen_task_ctx *c, size_t i, uint8_t type, const void *data, size_t size)
+{
+    lumen_status st = slot_check(c, i);
+    if (st != LUMEN_OK)
+        return st;
+    lm_wval *v = &c->rets[i];
+    if (!(c->retfree[i] = malloc(size ? size : 1)))
+        return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for a %zu-byte result", size);
+    if (size)
+        memcpy(c->retfree[i], data, size);
+    v->kind = LM_VAL_INLINE;
+    v->type = type;
+    v->data = c->retfree[i];
+    v->size = size;
+    return LUMEN_OK;
+}
+
 lumen_status lm_ctx_arg_raw(const lumen_task_ctx *c, size_t i, lumen_type want, const void **data, size_t *size)
 {
     lumen_status st = arg_check(c, i, want);
@@ -109,6 +131,10 @@ const char *lumen_task_function(const lumen_task_ctx *c) { return c ? c->task->m
 void lm_ctx_drop_return(lumen_task_ctx *c, int i)
 {
     lm_wval *v = &c->rets[i];
+    if (v->kind == LM_VAL_INLINE && v->type == LUMEN_TYPE_DEVICE) {
+        lm_dev_release(return_oid(c, (size_t)i)); /* lumen_return_device's bytes */
+        lm_dev_reap();
+    }
     if (v->kind == LM_VAL_STORE) {
         if (v->holder < 0) /* created, not sealed */
             lm_store_abort(c->rt->store, v->oid);

@@ -174,7 +174,6 @@ static lumen_status resolve_args(lm_rt *rt, lumen_task_ctx *c)
     return LUMEN_OK;
 }
 
-void lm_ctx_drop_return(lumen_task_ctx *c, int i); /* task_ctx.c */
 lumen_status lm_ctx_seal_returns(lumen_task_ctx *c);
 
 /* the error message of a failed run, "<what> '<name>' failed on rank r: ..." */

@@ -14,6 +14,10 @@
  *   - every Holder actor (one per rank) reads it as a method argument into
  *     its own device buffer (across ranks: a FETCH to rank 0, staged through
  *     the host, or straight with LUMEN_DEVICE_DIRECT=1) and checks the bytes;
+ *   - every Holder returns a device object in its return slot itself
+ *     (lumen_return_device; set twice, the first copy freed): the driver
+ *     owns it, the Holder's rank holds it (info), the driver and the next
+ *     Holder read it;
  *   - every Holder puts its own device object and returns the reference;
  *     info names the Holder's rank; the driver reads it, and the next Holder
  *     reads it from the previous one (rank to rank, not through the driver);
@@ -83,6 +87,29 @@ LUMEN_METHOD(Holder, make)
         return st;
     st = lumen_return_ref(ctx, 0, r);
     lumen_ref_release(r);
+    return st;
+}
+
+/* give(seed, size): the same bytes returned as a device object in the
+ * return slot itself (lumen_return_device: Ray's tensor_transport return);
+ * bad slots and host memory are refused first */
+LUMEN_METHOD(Holder, give)
+{
+    (void)self;
+    int64_t seed, size;
+    TASK_TRY(lumen_arg_get_i64(ctx, 0, &seed));
+    TASK_TRY(lumen_arg_get_i64(ctx, 1, &size));
+    char host[16];
+    if (lumen_return_device(ctx, 0, host, sizeof host) != LUMEN_ERR_INVALID_ARG ||
+        lumen_return_device(ctx, 1, host, sizeof host) != LUMEN_ERR_OUT_OF_RANGE ||
+        lumen_return_device(NULL, 0, host, sizeof host) != LUMEN_ERR_INVALID_ARG)
+        return lumen_task_fail(ctx, "lumen_return_device took a wrong argument");
+    void *d;
+    TASK_TRY(make_device_buf((int)(seed % lumen_device_count()), (size_t)size, (uint64_t)seed, &d));
+    lumen_status st = lumen_return_device(ctx, 0, d, (size_t)size);
+    if (st == LUMEN_OK) /* set twice: the first copy is dropped (and freed), the second stays */
+        st = lumen_return_device(ctx, 0, d, (size_t)size);
+    lumen_device_free(d);
     return st;
 }
 
@@ -325,6 +352,28 @@ int main(int argc, char **argv)
         lumen_arg args[2] = {lumen_arg_ref(inner[a]), lumen_arg_i64(100 + a)};
         CHECKF(call_i64(h[b], "check", args, 2) == (int64_t)n, "rank %d reading rank %d's", rank_of[b], rank_of[a]);
     }
+
+    /* every rank returns one in the return slot itself: the driver owns it,
+     * the rank that ran the method holds the bytes */
+    lumen_ref given[64];
+    for (int a = 0; a < W; a++) {
+        size_t n = sizes[(size_t)(a + 1) % NSIZES];
+        lumen_arg args[2] = {lumen_arg_i64(200 + a), lumen_arg_i64((int64_t)n)};
+        CHECK_OK(lumen_actor_call(h[a], "give", args, 2, NULL, &given[a]));
+        lumen_value v;
+        CHECK_OK(lumen_get(given[a], T_TIMEOUT, &v));
+        CHECKF(v.type == LUMEN_TYPE_DEVICE && v.size == n, "type %d size %zu", (int)v.type, v.size);
+        int rank = -1, dev = -1;
+        size_t got = 0;
+        CHECK_OK(lumen_device_object_info(given[a], T_TIMEOUT, &rank, &dev, &got));
+        CHECKF(rank == rank_of[a] && dev == (200 + a) % count && got == n, "info: rank %d dev %d size %zu", rank,
+               dev, got);
+        read_back(given[a], n, 200 + (uint64_t)a);
+        int b = (a + 1) % W;
+        lumen_arg cargs[2] = {lumen_arg_ref(given[a]), lumen_arg_i64(200 + a)};
+        CHECKF(call_i64(h[b], "check", cargs, 2) == (int64_t)n, "rank %d reading rank %d's returned object",
+               rank_of[b], rank_of[a]);
+    }
     for (int a = 0; a < W; a++)
         CHECKF(held_on(h[a]) / 1000000000 >= (rank_of[a] == 0 ? (int64_t)NSIZES + 1 : 1), "rank %d holds too few",
                rank_of[a]);
@@ -333,6 +382,7 @@ int main(int argc, char **argv)
     for (int a = 0; a < W; a++) {
         CHECK_OK(lumen_ref_release(inner[a]));
         CHECK_OK(lumen_ref_release(outer[a]));
+        CHECK_OK(lumen_ref_release(given[a])); /* a FREE to the rank holding it */
     }
     lumen_ref gone = dref[0];
     for (size_t s = 0; s < NSIZES; s++)
