@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "device/device.h"
 #include "gcs/gcs.h"
 #include "observe/observe.h"
 
@@ -75,8 +76,16 @@ static cJSON *local_objects(lm_rt *rt, int limit)
             cJSON_AddStringToObject(j, "object_id", id);
             cJSON_AddStringToObject(j, "state", o->state <= LM_OBJ_ERROR ? states[o->state] : "?");
             cJSON_AddNumberToObject(j, "owner_rank", rt->rank);
-            cJSON_AddNumberToObject(j, "size", (double)o->size);
+            lm_devdesc d;
+            int dev = o->type == LUMEN_TYPE_DEVICE && o->state == LM_OBJ_READY &&
+                      lm_devdesc_read(o->data, o->size, &d) == LUMEN_OK;
+            cJSON_AddNumberToObject(j, "size", dev ? (double)d.size : (double)o->size);
             cJSON_AddBoolToObject(j, "in_store", o->in_store);
+            if (dev) { /* a device object: where its bytes are */
+                cJSON_AddStringToObject(j, "memory", "device");
+                cJSON_AddNumberToObject(j, "holder_rank", d.holder);
+                cJSON_AddNumberToObject(j, "device", d.device);
+            }
             cJSON_AddNumberToObject(j, "node_id", o->in_store ? o->node : rt->node_id);
             cJSON_AddNumberToObject(j, "reference_count", (double)o->refs);
             cJSON_AddItemToArray(arr, j);

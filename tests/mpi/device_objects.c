@@ -377,6 +377,16 @@ int main(int argc, char **argv)
     for (int a = 0; a < W; a++)
         CHECKF(held_on(h[a]) / 1000000000 >= (rank_of[a] == 0 ? (int64_t)NSIZES + 1 : 1), "rank %d holds too few",
                rank_of[a]);
+    { /* the state API lists a device object with where its bytes are */
+        char *text = NULL, want[96];
+        CHECK_OK(lumen_state("objects", &text));
+        snprintf(want, sizeof want, "\"holder_rank\":%d", rank_of[W - 1]);
+        CHECK_CONTAINS(text, "\"memory\":\"device\"");
+        CHECK_CONTAINS(text, want);
+        snprintf(want, sizeof want, "\"size\":%zu", sizes[NSIZES - 1]);
+        CHECK_CONTAINS(text, want);
+        lumen_free(text);
+    }
 
     /* release everything: the device memory goes everywhere */
     for (int a = 0; a < W; a++) {
