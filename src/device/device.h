@@ -12,12 +12,14 @@
  *     the object's owner) and registers an ordinary lumen object whose value
  *     is a small descriptor (lm_devdesc: holder rank, device, size, id), so
  *     references, borrowing, task arguments and freeing work as for any
- *     object. A reader on another rank FETCHes the bytes from the holder
+ *     object. lumen_return_device does the same for a task's return slot:
+ *     the bytes stay on the rank that ran it, the caller owns the object.
+ *     A reader on another rank FETCHes the bytes from the holder
  *     (runtime/fetch.c calls lm_dev_serve first): straight from device
  *     memory when the transport moves device memory (UCX built with CUDA),
  *     else through host staging buffers (staging.c). The bytes are freed
  *     when the owner frees the object (runtime/objects.c calls
- *     lm_dev_release).
+ *     lm_dev_free_value: a release here, or FREE to the holder).
  * Everything here is thread-safe (one mutex for the table, none held while
  * copying); lm_dev_serve runs on the thread holding the progress role.
  */

@@ -1,16 +1,18 @@
 /*
  * objects.c - the device objects held by this rank, and moving their bytes.
  *
- * A table (id -> device pointer, size, device) of the objects this rank put
- * with lumen_put_device. An entry is pinned while a copy or a send reads it;
+ * A table (id -> device pointer, size, device) of the objects whose bytes
+ * this rank holds: those it put (lumen_put_device) and those its tasks
+ * returned (lumen_return_device, owned by the caller, freed by the caller's
+ * FREE). An entry is pinned while a copy or a send reads it;
  * the owner's release (under rt->lock) leaves the memory to lm_dev_reap,
  * which the progress loop calls outside every lock, or to the last unpin.
  *
  * Serving a reader on another rank (lm_dev_serve, progress role): when the
  * transport moves device memory (lm_dev_direct) the bytes are sent straight
  * from the device buffer; otherwise they are copied to a host staging buffer
- * first (staging.c), given back when the send completes. Reading (lm_dev_read): from this
- * rank's own table with one device copy; from another rank with a FETCH
+ * first (staging.c), given back when the send completes. Reading
+ * (lm_dev_read): from this rank's own table with one device copy; from another rank with a FETCH
  * into the destination itself (host memory, or device memory with a direct
  * transport) or into a host staging buffer then one copy to the device.
  */
