@@ -206,18 +206,19 @@ int lm_dev_serve(lm_rt *rt, int src, const lm_fetch_msg *m)
         lm_fetch_reply_error(rt, src, m->tag, "holder out of memory");
         return 1;
     }
-    if (e->size != m->size) {
-        snprintf(why, sizeof why, "device object of %zu bytes, the reader asked for %llu", e->size,
-                 (unsigned long long)m->size);
+    if (m->offset + m->size > e->size) { /* the decoder made sure the sum does not wrap */
+        snprintf(why, sizeof why, "device object of %zu bytes, the reader asked for bytes %llu..%llu", e->size,
+                 (unsigned long long)m->offset, (unsigned long long)(m->offset + m->size));
         goto fail;
     }
-    const void *from = e->ptr;
+    size_t size = (size_t)m->size;
+    const char *from = (const char *)e->ptr + m->offset;
     if (lm_dev_direct(rt)) {
         c->pinned = e;
     } else {
         lumen_status st = LUMEN_OK;
-        if ((st = lm_staging_get(e->device, e->size, &c->staging)) == LUMEN_OK)
-            st = lm_dev_backend_get()->copy(e->device, c->staging, e->ptr, e->size);
+        if ((st = lm_staging_get(e->device, size, &c->staging)) == LUMEN_OK)
+            st = lm_dev_backend_get()->copy(e->device, c->staging, from, size);
         if (st != LUMEN_OK) {
             snprintf(why, sizeof why, "the holder cannot copy the device object to the host: %s", lumen_last_error());
             goto fail;
@@ -226,7 +227,6 @@ int lm_dev_serve(lm_rt *rt, int src, const lm_fetch_msg *m)
         unpin(e); /* the bytes are in staging now */
         e = NULL;
     }
-    size_t size = (size_t)m->size;
     if (rt->tp->ops->send_data(rt->tp, src, m->tag, from, size, sent, c) != LUMEN_OK) {
         snprintf(why, sizeof why, "holder could not send the device object: %s", lumen_last_error());
         c->pinned = NULL;
@@ -240,6 +240,63 @@ fail:
     free(c);
     lm_fetch_reply_error(rt, src, m->tag, why);
     return 1;
+}
+
+/* Staged reads from another rank above this size go in chunks
+ * (LUMEN_DEVICE_CHUNK_KB, default 8 MiB; 0: never), up to LM_DEV_WINDOW
+ * in flight: the holder copies chunk k+1 to the host while chunk k
+ * travels, and the reader copies chunk k to the device while later ones
+ * travel. */
+#define LM_DEV_WINDOW 4
+
+static size_t chunk_bytes(void)
+{
+    const char *env = getenv("LUMEN_DEVICE_CHUNK_KB");
+    char *end = NULL;
+    long kb = env && *env ? strtol(env, &end, 10) : -1;
+    if (!env || !*env || *end != '\0' || kb < 0 || kb > (1l << 30))
+        kb = 8192;
+    return (size_t)kb << 10;
+}
+
+/* *keep_staging is cleared when a receive may still write into staging
+ * (the runtime is shutting down): then it must not be reused */
+static lumen_status read_chunked(lm_rt *rt, const lm_devdesc *d, void *dst, int dst_device, char *staging,
+                                 size_t chunk, int *keep_staging)
+{
+    const lm_dev_backend *b = lm_dev_backend_get();
+    size_t size = (size_t)d->size, n = (size + chunk - 1) / chunk, next = 0, done = 0;
+    lm_fetch *win[LM_DEV_WINDOW];
+    lumen_status st = LUMEN_OK;
+    char why[300] = "";
+    while (done < n && (st == LUMEN_OK || done < next)) {
+        while (st == LUMEN_OK && next < n && next - done < LM_DEV_WINDOW) {
+            size_t off = next * chunk, len = size - off < chunk ? size - off : chunk;
+            lumen_status s2;
+            if (!(win[next % LM_DEV_WINDOW] = lm_fetch_begin(rt, d->holder, d->id, off, staging + off, len, &s2))) {
+                st = s2;
+                snprintf(why, sizeof why, "%s", lumen_last_error());
+                break;
+            }
+            next++;
+        }
+        if (done == next)
+            break;
+        lumen_status s2 = lm_fetch_end(rt, win[done % LM_DEV_WINDOW]);
+        if (s2 == LUMEN_ERR_SHUTDOWN)
+            *keep_staging = 0;
+        if (st == LUMEN_OK && s2 != LUMEN_OK) { /* the first error; the chunks in flight still land */
+            st = s2;
+            snprintf(why, sizeof why, "%s", lumen_last_error());
+        }
+        if (st == LUMEN_OK) {
+            size_t off = done * chunk, len = size - off < chunk ? size - off : chunk;
+            if ((st = b->copy(dst_device, (char *)dst + off, staging + off, len)) != LUMEN_OK)
+                snprintf(why, sizeof why, "%s", lumen_last_error());
+        }
+        done++;
+    }
+    return st == LUMEN_OK ? st : lm_error(st, "%s", why);
 }
 
 lumen_status lm_dev_read(lm_rt *rt, const lm_devdesc *d, void *dst)
@@ -271,10 +328,18 @@ lumen_status lm_dev_read(lm_rt *rt, const lm_devdesc *d, void *dst)
     void *staging;
     if ((st = lm_staging_get(dst_device, size, &staging)) != LUMEN_OK)
         return st;
-    st = lm_fetch_into(rt, d->holder, d->id, staging, size);
-    if (st == LUMEN_OK)
-        st = b->copy(dst_device, dst, staging, size);
-    lm_staging_put(staging);
+    size_t chunk = chunk_bytes();
+    int keep = 1;
+    if (chunk && size > chunk) {
+        st = read_chunked(rt, d, dst, dst_device, staging, chunk, &keep);
+    } else {
+        st = lm_fetch_into(rt, d->holder, d->id, staging, size);
+        keep = st != LUMEN_ERR_SHUTDOWN;
+        if (st == LUMEN_OK)
+            st = b->copy(dst_device, dst, staging, size);
+    }
+    if (keep)
+        lm_staging_put(staging); /* else a receive may still land in it: the process is ending */
     return st;
 }
 

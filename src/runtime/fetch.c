@@ -53,11 +53,14 @@ static int fetch_done(lm_rt *rt, void *arg)
     return ((lm_fetch *)arg)->done;
 }
 
-lumen_status lm_fetch_into(lm_rt *rt, int holder, lm_oid oid, void *dst, size_t size)
+lm_fetch *lm_fetch_begin(lm_rt *rt, int holder, lm_oid oid, uint64_t offset, void *dst, size_t size,
+                         lumen_status *st)
 {
     lm_fetch *f = calloc(1, sizeof *f);
-    if (!f)
-        return lm_error(LUMEN_ERR_NO_MEMORY, "no memory for a fetch");
+    if (!f) {
+        *st = lm_error(LUMEN_ERR_NO_MEMORY, "no memory for a fetch");
+        return NULL;
+    }
     f->rt = rt;
     f->holder = holder;
     f->tag = lm_alloc_tag(rt);
@@ -68,19 +71,33 @@ lumen_status lm_fetch_into(lm_rt *rt, int holder, lm_oid oid, void *dst, size_t 
 
     /* post the receive before asking, so the bytes always have a home */
     pthread_mutex_lock(&rt->progress_lock);
-    lumen_status st = rt->tp->ops->recv_data(rt->tp, holder, f->tag, dst, size, recv_done, f);
+    *st = rt->tp->ops->recv_data(rt->tp, holder, f->tag, dst, size, recv_done, f);
     pthread_mutex_unlock(&rt->progress_lock);
-    if (st == LUMEN_OK) {
-        lm_fetch_msg m = {.oid = oid, .tag = f->tag, .size = size};
-        lm_wbuf w;
-        lm_wbuf_init(&w, 48);
-        lm_msg_encode_fetch(&w, &m);
-        lm_send_wbuf(rt, holder, &w);
-        lm_progress(rt);
-        st = lm_wait_until(rt, fetch_done, f, 0);
-        if (st == LUMEN_OK && f->st != LUMEN_OK)
-            st = lm_error(LUMEN_ERR_IO, "fetching object from rank %d failed: %s", holder, f->err);
+    if (*st != LUMEN_OK) {
+        pthread_mutex_lock(&rt->lock);
+        for (lm_fetch **pp = &fetches; *pp; pp = &(*pp)->next)
+            if (*pp == f) {
+                *pp = f->next;
+                break;
+            }
+        pthread_mutex_unlock(&rt->lock);
+        free(f);
+        return NULL;
     }
+    lm_fetch_msg m = {.oid = oid, .tag = f->tag, .size = size, .offset = offset};
+    lm_wbuf w;
+    lm_wbuf_init(&w, 56);
+    lm_msg_encode_fetch(&w, &m);
+    lm_send_wbuf(rt, holder, &w);
+    lm_progress(rt);
+    return f;
+}
+
+lumen_status lm_fetch_end(lm_rt *rt, lm_fetch *f)
+{
+    lumen_status st = lm_wait_until(rt, fetch_done, f, 0);
+    if (st == LUMEN_OK && f->st != LUMEN_OK)
+        st = lm_error(LUMEN_ERR_IO, "fetching object from rank %d failed: %s", f->holder, f->err);
     pthread_mutex_lock(&rt->lock);
     for (lm_fetch **pp = &fetches; *pp; pp = &(*pp)->next)
         if (*pp == f) {
@@ -92,6 +109,13 @@ lumen_status lm_fetch_into(lm_rt *rt, int holder, lm_oid oid, void *dst, size_t 
     if (finished)
         free(f); /* a receive still posted at shutdown keeps f; the process ends */
     return st;
+}
+
+lumen_status lm_fetch_into(lm_rt *rt, int holder, lm_oid oid, void *dst, size_t size)
+{
+    lumen_status st;
+    lm_fetch *f = lm_fetch_begin(rt, holder, oid, 0, dst, size, &st);
+    return f ? lm_fetch_end(rt, f) : st;
 }
 
 typedef struct send_ctx {
@@ -137,6 +161,11 @@ static int serve(lm_rt *rt, int src, const lm_fetch_msg *m, int last)
     lumen_status st = rt->store ? lm_store_pin(rt->store, m->oid, &p, &size, &type) : LUMEN_ERR_INVALID_REF;
     if (st == LUMEN_ERR_STORE_FULL && !last)
         return 0;
+    if (st == LUMEN_OK && m->offset != 0) { /* chunks are for device objects */
+        lm_store_unpin(rt->store, m->oid);
+        lm_fetch_reply_error(rt, src, m->tag, "a store object is fetched whole, not from an offset");
+        return 1;
+    }
     if (st != LUMEN_OK) {
         char why[300];
         snprintf(why, sizeof why, "the holder cannot serve the object: %s",

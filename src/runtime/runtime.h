@@ -426,6 +426,12 @@ lumen_status lm_ctx_arg_raw(const lumen_task_ctx *c, size_t i, lumen_type want, 
 /* fetch.c: copy an object held by another node (called without rt->lock);
  * FETCH_ERR to a reader (progress role) */
 lumen_status lm_fetch_into(lm_rt *rt, int holder, lm_oid oid, void *dst, size_t size);
+/* the same in two steps, for several fetches in flight at once: bytes
+ * [offset, offset + size) into dst; NULL with *st on failure to start.
+ * end waits (no timeout: the transfer ends with the data or an error). */
+lm_fetch *lm_fetch_begin(lm_rt *rt, int holder, lm_oid oid, uint64_t offset, void *dst, size_t size,
+                         lumen_status *st);
+lumen_status lm_fetch_end(lm_rt *rt, lm_fetch *f);
 void lm_fetch_reply_error(lm_rt *rt, int src, int tag, const char *why);
 void lm_handle_fetch(lm_rt *rt, int src, const lm_fetch_msg *m);
 void lm_handle_fetch_err(lm_rt *rt, int src, const lm_small_msg *m);

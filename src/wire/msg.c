@@ -231,6 +231,7 @@ void lm_msg_encode_fetch(lm_wbuf *w, const lm_fetch_msg *m)
     w_oid(w, m->oid);
     lm_w_u32(w, (uint32_t)m->tag);
     lm_w_u64(w, m->size);
+    lm_w_u64(w, m->offset);
     end(w, s);
 }
 
@@ -242,7 +243,8 @@ lumen_status lm_msg_decode_fetch(const void *buf, size_t len, lm_fetch_msg *m)
     m->oid = r_oid(&r);
     m->tag = (int32_t)lm_r_u32(&r);
     m->size = lm_r_u64(&r);
-    if (m->tag < 0)
+    m->offset = lm_r_u64(&r);
+    if (m->tag < 0 || m->offset > UINT64_MAX - m->size)
         return LUMEN_ERR_PROTOCOL;
     return r.ok && r.pos == r.len ? LUMEN_OK : LUMEN_ERR_PROTOCOL;
 }

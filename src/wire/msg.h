@@ -118,6 +118,8 @@ typedef struct lm_fetch_msg {
     lm_oid oid;
     int32_t tag;
     uint64_t size;
+    uint64_t offset; /* bytes [offset, offset + size) of the object: 0 and
+                        the whole size, but for a chunk of a device object */
 } lm_fetch_msg;
 
 typedef struct lm_value_msg {

@@ -126,6 +126,8 @@ endif()
 if(LUMEN_WITH_UCX)
   lumen_mpi_test(transfer_failure ENV LUMEN_RANK_IS_NODE=1 LUMEN_TRANSPORT=ucx LUMEN_TESTING_UCX_GET_FAILURE=2
                  LUMEN_DEVICE=emulated RANKS 2 4)
+  lumen_mpi_test(transfer_failure ENV LUMEN_RANK_IS_NODE=1 LUMEN_TRANSPORT=ucx LUMEN_TESTING_UCX_GET_FAILURE=7
+                 LUMEN_DEVICE=emulated LUMEN_DEVICE_CHUNK_KB=256 SUFFIX _chunked RANKS 2)
 endif()
 # the UCX data plane on its own: transfers, a provoked size mismatch failing
 # on both sides (never a hang), cancel; and an unknown LUMEN_TRANSPORT value
@@ -153,6 +155,8 @@ lumen_mpi_test(device_objects ENV ${_dev})
 lumen_mpi_test(device_objects ENV ${_dev} LUMEN_DEVICE_DIRECT=1 SUFFIX _direct RANKS 2 4)
 # staging buffers not kept between transfers (each is allocated and freed)
 lumen_mpi_test(device_objects ENV ${_dev} LUMEN_DEVICE_STAGING_MB=0 SUFFIX _nokeep RANKS 2)
+# staged reads in 256 KiB chunks (the 3 MiB objects: 12 chunks, 4 in flight)
+lumen_mpi_test(device_objects ENV ${_dev} LUMEN_DEVICE_CHUNK_KB=256 SUFFIX _chunked RANKS 2 4)
 if(LUMEN_OTHER_TRANSPORT)
   lumen_mpi_test(device_objects ENV ${_dev} LUMEN_TRANSPORT=${LUMEN_OTHER_TRANSPORT} SUFFIX _${LUMEN_OTHER_TRANSPORT}
                  RANKS 2 4)

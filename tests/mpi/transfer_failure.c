@@ -4,12 +4,16 @@
  * node on the UCX transport and LUMEN_TESTING_UCX_GET_FAILURE=2: every
  * second UCX get a rank makes fails as a network error would (after the
  * holder's offer, so both sides see the failure: the reader's get and the
- * holder's send, by the FIN it gets).
+ * holder's send, by the FIN it gets). The _chunked variant reads device
+ * objects in 256 KiB chunks (4 per object, several in flight) with every
+ * 7th get failing: a failed chunk fails the read once the chunks in flight
+ * have landed.
  *   - objects of 1 MiB made by tasks on the last rank (pinned by a resource
  *     only it has): the driver's get of each either succeeds or fails with
- *     LUMEN_ERR_IO naming the holder's rank and the injected cause; across
- *     six objects at least two fail; every failed get succeeds when tried
- *     again, with the right bytes (the object is still there and whole);
+ *     LUMEN_ERR_IO naming the holder's rank and the injected cause; a
+ *     failed get succeeds when tried again (a few times at most), with the
+ *     right bytes (the object is still there and whole); as many gets fail
+ *     as the injection says;
  *   - the same for device objects (emulated backend) read with
  *     lumen_get_device;
  *   - once everything is released the holder's store and device table are
@@ -114,18 +118,16 @@ int main(int argc, char **argv)
         int ready;
         CHECK_OK(lumen_wait(&r, 1, 1, T_TIMEOUT, &ready, NULL));
         lumen_value v;
-        lumen_status st = lumen_get(r, T_TIMEOUT, &v);
-        if (st != LUMEN_OK) {
-            check_failure(st);
+        lumen_status st;
+        for (int tries = 0; (st = lumen_get(r, T_TIMEOUT, &v)) != LUMEN_OK && tries < 10; tries++) {
+            check_failure(st); /* the object is still there: try again */
             failures++;
-            st = lumen_get(r, T_TIMEOUT, &v); /* the object is still there */
         }
         CHECK_OK(st);
         CHECK(v.size == BIG);
         CHECK_PATTERN(v.data, BIG, 40 + (uint64_t)i);
         CHECK_OK(lumen_ref_release(r));
     }
-    CHECKF(failures >= 2, "only %d of %d gets failed with every second UCX get failing", failures, NOBJ);
 
     void *buf = malloc(BIG), *d;
     CHECK(buf);
@@ -138,11 +140,10 @@ int main(int argc, char **argv)
         CHECK_OK(lumen_ref_dup(v.ref, &inner));
         CHECK_OK(lumen_ref_release(outer));
         size_t n = 0;
-        lumen_status st = lumen_get_device(inner, T_TIMEOUT, d, BIG, &n);
-        if (st != LUMEN_OK) {
+        lumen_status st;
+        for (int tries = 0; (st = lumen_get_device(inner, T_TIMEOUT, d, BIG, &n)) != LUMEN_OK && tries < 10; tries++) {
             check_failure(st);
             dev_failures++;
-            st = lumen_get_device(inner, T_TIMEOUT, d, BIG, &n);
         }
         CHECK_OK(st);
         CHECK(n == BIG);
@@ -150,7 +151,11 @@ int main(int argc, char **argv)
         CHECK_PATTERN(buf, BIG, 70 + (uint64_t)i);
         CHECK_OK(lumen_ref_release(inner));
     }
-    CHECKF(dev_failures >= 2, "only %d of %d device gets failed", dev_failures, NOBJ);
+    /* every Nth UCX get of this rank fails: at least 12 gets (more in chunks) */
+    const char *every = getenv("LUMEN_TESTING_UCX_GET_FAILURE");
+    int expect = every && atoi(every) > 0 ? 12 / atoi(every) : 0;
+    CHECKF(failures + dev_failures >= expect, "only %d + %d gets failed, %d expected at least", failures,
+           dev_failures, expect);
     CHECK_OK(lumen_device_free(d));
     free(buf);
 

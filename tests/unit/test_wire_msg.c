@@ -197,13 +197,18 @@ static void test_done(void)
 
 static void test_small(void)
 {
-    lm_fetch_msg f = {.oid = {3, 4}, .tag = 77, .size = 12345}, fd;
+    lm_fetch_msg f = {.oid = {3, 4}, .tag = 77, .size = 12345, .offset = 1u << 20}, fd;
     lm_wbuf w;
     lm_wbuf_init(&w, 16);
     lm_msg_encode_fetch(&w, &f);
     CHECK(lm_msg_decode_fetch(w.data, w.len, &fd) == LUMEN_OK);
-    CHECK(fd.oid.hi == 3 && fd.oid.lo == 4 && fd.tag == 77 && fd.size == 12345);
+    CHECK(fd.oid.hi == 3 && fd.oid.lo == 4 && fd.tag == 77 && fd.size == 12345 && fd.offset == 1u << 20);
     check_truncations(&w);
+    lm_wbuf_free(&w);
+    f.offset = UINT64_MAX - 100; /* offset + size wraps: refused */
+    lm_wbuf_init(&w, 16);
+    lm_msg_encode_fetch(&w, &f);
+    CHECK(lm_msg_decode_fetch(w.data, w.len, &fd) == LUMEN_ERR_PROTOCOL);
     lm_wbuf_free(&w);
 
     for (int t = LM_MSG_FETCH_ERR; t <= LM_MSG_DEC_REF; t++) {
