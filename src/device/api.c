@@ -86,9 +86,13 @@ int lumen_device_of(const void *ptr)
 }
 
 /* A copy of [src, src + size) in new device memory on src's device. */
-static lumen_status copy_in(const lm_dev_backend *b, const char *who, const void *src, size_t size, void **p,
+static lumen_status copy_in(const lm_dev_backend **bp, const char *who, const void *src, size_t size, void **p,
                             int *device)
 {
+    lumen_status st;
+    const lm_dev_backend *b = *bp = backend_or_error(&st);
+    if (!b)
+        return st;
     if (!src)
         return lm_error(LUMEN_ERR_INVALID_ARG, "%s: src is NULL", who);
     *device = b->where(src);
@@ -99,7 +103,7 @@ static lumen_status copy_in(const lm_dev_backend *b, const char *who, const void
     if (room && room < size)
         return lm_error(LUMEN_ERR_INVALID_ARG, "%s: %zu bytes asked, the memory at %p holds %zu", who, size, src,
                         room);
-    lumen_status st = b->alloc(*device, size, p);
+    st = b->alloc(*device, size, p);
     if (st == LUMEN_OK && (st = b->copy(*device, *p, src, size)) != LUMEN_OK)
         b->free(*device, *p);
     return st;
@@ -111,13 +115,11 @@ lumen_status lumen_put_device(const void *src, size_t size, lumen_ref *out)
     if (!out)
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_put_device: out is NULL");
     *out = LUMEN_REF_NIL;
-    lumen_status st;
-    const lm_dev_backend *b = backend_or_error(&st);
-    if (!b)
-        return st;
+    const lm_dev_backend *b;
     void *p;
     int device;
-    if ((st = copy_in(b, "lumen_put_device", src, size, &p, &device)) != LUMEN_OK)
+    lumen_status st = copy_in(&b, "lumen_put_device", src, size, &p, &device);
+    if (st != LUMEN_OK)
         return st;
     lm_oid id = lm_new_object_id(rt);
     if ((st = lm_dev_keep(id, p, size, device)) != LUMEN_OK) {
@@ -140,13 +142,11 @@ lumen_status lumen_return_device(lumen_task_ctx *ctx, size_t i, const void *src,
         return lm_error(LUMEN_ERR_INVALID_ARG, "task context is NULL");
     if (i >= lumen_num_returns(ctx))
         return lm_error(LUMEN_ERR_OUT_OF_RANGE, "return slot %zu: the call has %zu", i, lumen_num_returns(ctx));
-    lumen_status st;
-    const lm_dev_backend *b = backend_or_error(&st);
-    if (!b)
-        return st;
+    const lm_dev_backend *b;
     void *p;
     int device;
-    if ((st = copy_in(b, "lumen_return_device", src, size, &p, &device)) != LUMEN_OK)
+    lumen_status st = copy_in(&b, "lumen_return_device", src, size, &p, &device);
+    if (st != LUMEN_OK)
         return st;
     /* the slot's object is the caller's, its bytes stay here: the caller's
      * free sends FREE to this rank (lm_dev_free_value) */
