@@ -10,11 +10,6 @@
 #include "device/device.h"
 #include "runtime/runtime.h"
 
-#define CHECK_INIT(rt)                                                                   \
-    lm_rt *rt = lm_g;                                                                    \
-    if (!rt)                                                                             \
-        return lm_error(LUMEN_ERR_NOT_INITIALIZED, "call lumen_init first");
-
 static const lm_dev_backend *backend_or_error(lumen_status *st)
 {
     const lm_dev_backend *b = lm_dev_backend_get();
@@ -111,7 +106,7 @@ static lumen_status copy_in(const lm_dev_backend **bp, const char *who, const vo
 
 lumen_status lumen_put_device(const void *src, size_t size, lumen_ref *out)
 {
-    CHECK_INIT(rt);
+    LM_CHECK_INIT(rt);
     if (!out)
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_put_device: out is NULL");
     *out = LUMEN_REF_NIL;
@@ -137,7 +132,7 @@ lumen_status lumen_put_device(const void *src, size_t size, lumen_ref *out)
 
 lumen_status lumen_return_device(lumen_task_ctx *ctx, size_t i, const void *src, size_t size)
 {
-    CHECK_INIT(rt);
+    LM_CHECK_INIT(rt);
     if (!ctx)
         return lm_error(LUMEN_ERR_INVALID_ARG, "task context is NULL");
     if (i >= lumen_num_returns(ctx))
@@ -195,7 +190,7 @@ static lumen_status read_into(lm_rt *rt, const lm_devdesc *d, void *dst, size_t 
 
 lumen_status lumen_get_device(lumen_ref ref, int64_t timeout_ms, void *dst, size_t capacity, size_t *size)
 {
-    CHECK_INIT(rt);
+    LM_CHECK_INIT(rt);
     lm_devdesc d;
     lumen_status st = describe(ref, timeout_ms, &d);
     return st != LUMEN_OK ? st : read_into(rt, &d, dst, capacity, size);
@@ -203,7 +198,7 @@ lumen_status lumen_get_device(lumen_ref ref, int64_t timeout_ms, void *dst, size
 
 lumen_status lumen_device_object_info(lumen_ref ref, int64_t timeout_ms, int *rank, int *device, size_t *size)
 {
-    CHECK_INIT(rt);
+    LM_CHECK_INIT(rt);
     (void)rt;
     lm_devdesc d;
     lumen_status st = describe(ref, timeout_ms, &d);
@@ -220,7 +215,7 @@ lumen_status lumen_device_object_info(lumen_ref ref, int64_t timeout_ms, int *ra
 
 lumen_status lumen_arg_get_device(const lumen_task_ctx *ctx, size_t i, void *dst, size_t capacity, size_t *size)
 {
-    CHECK_INIT(rt);
+    LM_CHECK_INIT(rt);
     if (!ctx)
         return lm_error(LUMEN_ERR_INVALID_ARG, "task context is NULL");
     const void *data;

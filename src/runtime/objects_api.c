@@ -15,11 +15,6 @@
 #include "device/device.h"
 #include "runtime/runtime.h"
 
-#define CHECK_INIT(rt)                                                                   \
-    lm_rt *rt = lm_g;                                                                    \
-    if (!rt)                                                                             \
-        return lm_error(LUMEN_ERR_NOT_INITIALIZED, "call lumen_init first");
-
 /* One more round of waiting for store space? What is being written gets
  * sealed (and becomes spillable), what is pinned gets released; frees may
  * arrive as messages, so poll while waiting. */
@@ -84,7 +79,7 @@ lumen_status lm_put_inline(lm_rt *rt, lm_oid id, uint8_t type, const void *data,
 
 lumen_status lumen_put(const void *data, size_t size, lumen_ref *out)
 {
-    CHECK_INIT(rt);
+    LM_CHECK_INIT(rt);
     if (!out)
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_put: out is NULL");
     *out = LUMEN_REF_NIL;
@@ -120,7 +115,7 @@ struct lumen_object_builder {
 
 lumen_status lumen_object_create(size_t size, lumen_object_builder **builder, void **data)
 {
-    CHECK_INIT(rt);
+    LM_CHECK_INIT(rt);
     if (!builder || !data)
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_object_create: NULL output pointer");
     *builder = NULL;
@@ -149,7 +144,7 @@ lumen_status lumen_object_create(size_t size, lumen_object_builder **builder, vo
 
 lumen_status lumen_object_seal(lumen_object_builder *b, lumen_ref *out)
 {
-    CHECK_INIT(rt);
+    LM_CHECK_INIT(rt);
     if (!b || !out)
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_object_seal: NULL argument");
     lm_wval v = {.kind = LM_VAL_INLINE, .type = LUMEN_TYPE_BYTES, .data = b->inline_buf, .size = b->size};
@@ -172,7 +167,7 @@ lumen_status lumen_object_seal(lumen_object_builder *b, lumen_ref *out)
 
 lumen_status lumen_object_abort(lumen_object_builder *b)
 {
-    CHECK_INIT(rt);
+    LM_CHECK_INIT(rt);
     if (!b)
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_object_abort: NULL builder");
     if (!b->inline_buf)
@@ -305,7 +300,7 @@ lumen_status lumen_get(lumen_ref ref, int64_t timeout_ms, lumen_value *out)
 /* lumen_get; raw: a DEVICE value comes as its descriptor (device/device.h) */
 lumen_status lm_get_value(lumen_ref ref, int64_t timeout_ms, lumen_value *out, int raw)
 {
-    CHECK_INIT(rt);
+    LM_CHECK_INIT(rt);
     if (!out)
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_get: out is NULL");
     memset(out, 0, sizeof *out);
@@ -400,7 +395,7 @@ lumen_status lumen_get_f64(lumen_ref ref, int64_t timeout_ms, double *out)
 
 lumen_status lumen_get_many(const lumen_ref *refs, size_t n, int64_t timeout_ms, lumen_value *out)
 {
-    CHECK_INIT(rt);
+    LM_CHECK_INIT(rt);
     (void)rt;
     if ((!refs || !out) && n)
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_get_many: NULL array");
@@ -449,7 +444,7 @@ static int enough_ready(lm_rt *rt, void *arg)
 lumen_status lumen_wait(const lumen_ref *refs, size_t n, size_t num_returns, int64_t timeout_ms,
                         int *ready, size_t *num_ready)
 {
-    CHECK_INIT(rt);
+    LM_CHECK_INIT(rt);
     if (n && (!refs || !ready))
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_wait: NULL array");
     if (lm_tls_in_callback && timeout_ms != 0)
@@ -487,7 +482,7 @@ lumen_status lumen_wait(const lumen_ref *refs, size_t n, size_t num_returns, int
 /* ---- references --------------------------------------------------------- */
 lumen_status lumen_ref_dup(lumen_ref ref, lumen_ref *out)
 {
-    CHECK_INIT(rt);
+    LM_CHECK_INIT(rt);
     if (!out)
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_ref_dup: out is NULL");
     lumen_status st;
@@ -503,7 +498,7 @@ lumen_status lumen_ref_dup(lumen_ref ref, lumen_ref *out)
 
 lumen_status lumen_ref_release(lumen_ref ref)
 {
-    CHECK_INIT(rt);
+    LM_CHECK_INIT(rt);
     lumen_status st;
     pthread_mutex_lock(&rt->lock);
     lm_obj *o = lm_obj_lookup_ref(rt, ref, &st);
@@ -518,7 +513,7 @@ lumen_status lumen_ref_release(lumen_ref ref)
 
 lumen_status lumen_store_stats_get(lumen_store_stats *out)
 {
-    CHECK_INIT(rt);
+    LM_CHECK_INIT(rt);
     if (!out)
         return lm_error(LUMEN_ERR_INVALID_ARG, "lumen_store_stats_get: out is NULL");
     lm_store_stats s;

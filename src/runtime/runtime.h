@@ -408,6 +408,13 @@ lumen_status lm_store_create_waiting(lm_rt *rt, lm_oid id, size_t size, uint8_t 
 /* the same for pinning (restoring a spilled object needs space too) */
 lumen_status lm_store_pin_waiting(lm_rt *rt, lm_oid id, const void **data, size_t *size, uint8_t *type);
 
+/* The public calls' first line: rt is the running runtime, or the call
+ * returns LUMEN_ERR_NOT_INITIALIZED. */
+#define LM_CHECK_INIT(rt)                                                                \
+    lm_rt *rt = lm_g;                                                                    \
+    if (!rt)                                                                             \
+        return lm_error(LUMEN_ERR_NOT_INITIALIZED, "call lumen_init first");
+
 /* objects_api.c: a fresh id for an object owned here; a READY object owned
  * here with an inline value (copied); lumen_get, where raw gives a DEVICE
  * value as its descriptor (device/device.h). Called without rt->lock. */
