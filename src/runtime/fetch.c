@@ -53,6 +53,16 @@ static int fetch_done(lm_rt *rt, void *arg)
     return ((lm_fetch *)arg)->done;
 }
 
+/* rt->lock held: f leaves the fetches in flight */
+static void fetch_unlink(lm_fetch *f)
+{
+    for (lm_fetch **pp = &fetches; *pp; pp = &(*pp)->next)
+        if (*pp == f) {
+            *pp = f->next;
+            return;
+        }
+}
+
 lm_fetch *lm_fetch_begin(lm_rt *rt, int holder, lm_oid oid, uint64_t offset, void *dst, size_t size,
                          lumen_status *st)
 {
@@ -75,11 +85,7 @@ lm_fetch *lm_fetch_begin(lm_rt *rt, int holder, lm_oid oid, uint64_t offset, voi
     pthread_mutex_unlock(&rt->progress_lock);
     if (*st != LUMEN_OK) {
         pthread_mutex_lock(&rt->lock);
-        for (lm_fetch **pp = &fetches; *pp; pp = &(*pp)->next)
-            if (*pp == f) {
-                *pp = f->next;
-                break;
-            }
+        fetch_unlink(f);
         pthread_mutex_unlock(&rt->lock);
         free(f);
         return NULL;
@@ -99,11 +105,7 @@ lumen_status lm_fetch_end(lm_rt *rt, lm_fetch *f)
     if (st == LUMEN_OK && f->st != LUMEN_OK)
         st = lm_error(LUMEN_ERR_IO, "fetching object from rank %d failed: %s", f->holder, f->err);
     pthread_mutex_lock(&rt->lock);
-    for (lm_fetch **pp = &fetches; *pp; pp = &(*pp)->next)
-        if (*pp == f) {
-            *pp = f->next;
-            break;
-        }
+    fetch_unlink(f);
     int finished = f->done;
     pthread_mutex_unlock(&rt->lock);
     if (finished)
@@ -156,8 +158,6 @@ static int serve(lm_rt *rt, int src, const lm_fetch_msg *m, int last)
     const void *p;
     size_t size;
     uint8_t type;
-    if (lm_dev_serve(rt, src, m)) /* a device object held here */
-        return 1;
     lumen_status st = rt->store ? lm_store_pin(rt->store, m->oid, &p, &size, &type) : LUMEN_ERR_INVALID_REF;
     if (st == LUMEN_ERR_STORE_FULL && !last)
         return 0;
@@ -196,6 +196,8 @@ static int serve(lm_rt *rt, int src, const lm_fetch_msg *m, int last)
 /* progress role held */
 void lm_handle_fetch(lm_rt *rt, int src, const lm_fetch_msg *m)
 {
+    if (lm_dev_serve(rt, src, m)) /* a device object held here: it never waits for store room */
+        return;
     if (serve(rt, src, m, 0)) /* an object in memory never waits behind a restore */
         return;
     deferred *d = malloc(sizeof *d);
