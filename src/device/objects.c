@@ -24,6 +24,7 @@
 
 #include "common/error.h"
 #include "device/device.h"
+#include "runtime/config.h"
 #include "runtime/runtime.h"
 
 typedef struct dev_entry {
@@ -249,31 +250,29 @@ fail:
  * travel. */
 #define LM_DEV_WINDOW 4
 
-static size_t chunk_bytes(void)
+static size_t chunk_len(size_t size, size_t chunk, size_t k)
 {
-    const char *env = getenv("LUMEN_DEVICE_CHUNK_KB");
-    char *end = NULL;
-    long kb = env && *env ? strtol(env, &end, 10) : -1;
-    if (!env || !*env || *end != '\0' || kb < 0 || kb > (1l << 30))
-        kb = 8192;
-    return (size_t)kb << 10;
+    size_t off = k * chunk;
+    return size - off < chunk ? size - off : chunk;
 }
 
-/* *keep_staging is cleared when a receive may still write into staging
- * (the runtime is shutting down): then it must not be reused */
+/* Into dst through staging, chunk bytes at a time (one chunk when the read
+ * is not split). *keep_staging is cleared when a receive may still write
+ * into staging (the runtime is shutting down): then it must not be reused. */
 static lumen_status read_chunked(lm_rt *rt, const lm_devdesc *d, void *dst, int dst_device, char *staging,
                                  size_t chunk, int *keep_staging)
 {
     const lm_dev_backend *b = lm_dev_backend_get();
-    size_t size = (size_t)d->size, n = (size + chunk - 1) / chunk, next = 0, done = 0;
+    size_t size = (size_t)d->size, n = size ? (size + chunk - 1) / chunk : 1, next = 0, done = 0;
     lm_fetch *win[LM_DEV_WINDOW];
     lumen_status st = LUMEN_OK;
     char why[300] = "";
     while (done < n && (st == LUMEN_OK || done < next)) {
         while (st == LUMEN_OK && next < n && next - done < LM_DEV_WINDOW) {
-            size_t off = next * chunk, len = size - off < chunk ? size - off : chunk;
+            size_t off = next * chunk;
             lumen_status s2;
-            if (!(win[next % LM_DEV_WINDOW] = lm_fetch_begin(rt, d->holder, d->id, off, staging + off, len, &s2))) {
+            lm_fetch *f = lm_fetch_begin(rt, d->holder, d->id, off, staging + off, chunk_len(size, chunk, next), &s2);
+            if (!(win[next % LM_DEV_WINDOW] = f)) {
                 st = s2;
                 snprintf(why, sizeof why, "%s", lumen_last_error());
                 break;
@@ -290,8 +289,8 @@ static lumen_status read_chunked(lm_rt *rt, const lm_devdesc *d, void *dst, int 
             snprintf(why, sizeof why, "%s", lumen_last_error());
         }
         if (st == LUMEN_OK) {
-            size_t off = done * chunk, len = size - off < chunk ? size - off : chunk;
-            if ((st = b->copy(dst_device, (char *)dst + off, staging + off, len)) != LUMEN_OK)
+            size_t off = done * chunk;
+            if ((st = b->copy(dst_device, (char *)dst + off, staging + off, chunk_len(size, chunk, done))) != LUMEN_OK)
                 snprintf(why, sizeof why, "%s", lumen_last_error());
         }
         done++;
@@ -328,16 +327,11 @@ lumen_status lm_dev_read(lm_rt *rt, const lm_devdesc *d, void *dst)
     void *staging;
     if ((st = lm_staging_get(dst_device, size, &staging)) != LUMEN_OK)
         return st;
-    size_t chunk = chunk_bytes();
+    size_t chunk = lm_env_count("LUMEN_DEVICE_CHUNK_KB", 8192) << 10;
+    if (!chunk || chunk > size)
+        chunk = size ? size : 1; /* one piece */
     int keep = 1;
-    if (chunk && size > chunk) {
-        st = read_chunked(rt, d, dst, dst_device, staging, chunk, &keep);
-    } else {
-        st = lm_fetch_into(rt, d->holder, d->id, staging, size);
-        keep = st != LUMEN_ERR_SHUTDOWN;
-        if (st == LUMEN_OK)
-            st = b->copy(dst_device, dst, staging, size);
-    }
+    st = read_chunked(rt, d, dst, dst_device, staging, chunk, &keep);
     if (keep)
         lm_staging_put(staging); /* else a receive may still land in it: the process is ending */
     return st;

@@ -19,6 +19,7 @@
 
 #include "common/error.h"
 #include "device/device.h"
+#include "runtime/config.h"
 
 #define LM_STAGING_KEEP 4
 #define HDR 64 /* in front of each buffer: its capacity; keeps 64-byte alignment */
@@ -31,12 +32,7 @@ static size_t cap_of(const char *b) { return *(const size_t *)b; }
 
 static size_t limit_bytes(void)
 {
-    const char *env = getenv("LUMEN_DEVICE_STAGING_MB");
-    char *end = NULL;
-    long mb = env && *env ? strtol(env, &end, 10) : -1;
-    if (!env || !*env || *end != '\0' || mb < 0 || mb > (1l << 30))
-        mb = 1024; /* unset or malformed: the default */
-    return (size_t)mb << 20;
+    return lm_env_count("LUMEN_DEVICE_STAGING_MB", 1024) << 20;
 }
 
 static void release(const lm_dev_backend *b, char *blk)

@@ -52,6 +52,14 @@ int lm_env_double(const char *name, double *out)
     return 1;
 }
 
+size_t lm_env_count(const char *name, size_t dflt)
+{
+    const char *s = getenv(name);
+    char *end = NULL;
+    long long v = s && *s ? strtoll(s, &end, 10) : -1;
+    return !s || !*s || *end != '\0' || v < 0 || v > (1ll << 30) ? dflt : (size_t)v;
+}
+
 int lm_env_flag(const char *name)
 {
     const char *s = getenv(name);

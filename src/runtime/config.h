@@ -11,6 +11,8 @@
 int lm_env_size(const char *name, size_t *out); /* accepts K/M/G/T suffixes */
 int lm_env_double(const char *name, double *out);
 int lm_env_flag(const char *name);
+/* a whole number 0..2^30; dflt when unset or malformed */
+size_t lm_env_count(const char *name, size_t dflt);
 /* bytes of memory this job may use: physical memory or the cgroup limit */
 size_t lm_memory_limit(void);
 /* CPUs in this process's binding; *bound_to_all set when it is not bound */
